@@ -1,0 +1,3 @@
+"""trustq: trust evaluation of freelancer profiles."""
+
+__version__ = "0.1.0"

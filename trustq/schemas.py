@@ -1,0 +1,156 @@
+"""The public input schema: a freelancer profile, as callers send it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    model_validator,
+)
+
+MAX_RESUME_CHARS = 100_000
+MAX_PROJECTS = 500
+EARLIEST_DATE = dt.date(1970, 1, 1)
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL text and jsonb cannot hold NUL; refusing it here keeps storage total.
+    if "\x00" in value:
+        raise ValueError("must not contain the NUL character (\\x00)")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
+ShortText = Annotated[Text, Field(min_length=1, max_length=300)]
+Url = Annotated[Text, Field(min_length=1, max_length=2048)]
+
+
+class ExperienceLevel(StrEnum):
+    entry = "entry"
+    mid = "mid"
+    senior = "senior"
+    expert = "expert"
+
+
+class Links(BaseModel):
+    """Profile links. They are checked as text only and never fetched."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    github: Url | None = None
+    linkedin: Url | None = None
+    portfolio: Url | None = None
+
+
+class Project(BaseModel):
+    """One entry of the freelancer's project history."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: ShortText
+    description: Annotated[Text, Field(max_length=20_000)] = ""
+    start_date: dt.date
+    end_date: dt.date | None = Field(
+        default=None, description="Omit both end_date and duration_months for ongoing work."
+    )
+    duration_months: Annotated[float, Field(gt=0, le=600, allow_inf_nan=False)] | None = None
+    technologies: Annotated[list[ShortText], Field(max_length=100)] = []
+    budget_usd: Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)] | None = None
+    client_rating: Annotated[float, Field(ge=1, le=5, allow_inf_nan=False)] | None = None
+    completed_on_time: StrictBool | None = None
+    disputed: StrictBool = False
+    cancelled: StrictBool = False
+    link: Url | None = None
+
+    @model_validator(mode="after")
+    def _dates(self) -> Project:
+        today = dt.date.today()
+        if self.start_date < EARLIEST_DATE:
+            raise ValueError(f"start_date must be on or after {EARLIEST_DATE.isoformat()}")
+        if self.start_date > today:
+            raise ValueError("start_date must not be in the future")
+        if self.end_date is not None and self.duration_months is not None:
+            raise ValueError("give end_date or duration_months, not both")
+        if self.end_date is not None:
+            if self.end_date < self.start_date:
+                raise ValueError("end_date must not be before start_date")
+            if self.end_date > today + dt.timedelta(days=366):
+                raise ValueError("end_date must be at most one year in the future")
+        return self
+
+    def months(self, as_of: dt.date) -> float:
+        """Length of the project in months; ongoing projects run until ``as_of``."""
+        if self.duration_months is not None:
+            return self.duration_months
+        end = self.end_date or max(as_of, self.start_date)
+        return max((end - self.start_date).days, 0) / 30.4375
+
+    def end(self, as_of: dt.date) -> dt.date:
+        """The project's end date; derived from duration or ``as_of`` when not given."""
+        if self.end_date is not None:
+            return self.end_date
+        if self.duration_months is not None:
+            return self.start_date + dt.timedelta(days=round(self.duration_months * 30.4375))
+        return max(as_of, self.start_date)
+
+
+class Profile(BaseModel):
+    """A freelancer profile submitted for evaluation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    external_id: Annotated[Text, Field(min_length=1, max_length=200)]
+    idempotency_key: Annotated[Text, Field(min_length=1, max_length=200)] | None = None
+    resume_text: Annotated[Text, Field(min_length=1, max_length=MAX_RESUME_CHARS)]
+    experience_level: ExperienceLevel
+    claimed_years_experience: Annotated[float, Field(ge=0, le=80, allow_inf_nan=False)] | None = (
+        None
+    )
+    skills: Annotated[list[ShortText], Field(max_length=200)] = []
+    links: Links = Links()
+    projects: Annotated[list[Project], Field(max_length=MAX_PROJECTS)] = []
+
+    @model_validator(mode="after")
+    def _resume_has_text(self) -> Profile:
+        if not self.resume_text.strip():
+            raise ValueError("resume_text must contain more than whitespace")
+        return self
+
+    def projects_in_time_order(self) -> list[Project]:
+        """Projects sorted by start date (then end), the order the sequence model reads."""
+        today = dt.date.today()
+        return sorted(self.projects, key=lambda p: (p.start_date, p.end(today)))
+
+
+class LabelledProfile(Profile):
+    """A profile with a known outcome, as training files carry it."""
+
+    label: Annotated[int, Field(ge=0, le=1)] = Field(description="1 = risky, 0 = trustworthy")
+    p_true: Annotated[float, Field(ge=0, le=1)] | None = None
+
+
+def profile_json_schema() -> dict[str, Any]:
+    """The published JSON Schema of :class:`Profile`."""
+    schema = Profile.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://trustq.dev/schemas/profile.json"
+    return schema
+
+
+def describe_errors(exc: Exception) -> list[str]:
+    """Turn a pydantic ValidationError into lines naming the field and the rule."""
+    errors = getattr(exc, "errors", None)
+    if errors is None:
+        return [str(exc)]
+    lines = []
+    for err in errors(include_url=False):
+        where = ".".join(str(p) for p in err["loc"]) or "(profile)"
+        lines.append(f"{where}: {err['msg']}")
+    return lines
