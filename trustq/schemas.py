@@ -12,6 +12,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
+    StringConstraints,
     model_validator,
 )
 
@@ -27,9 +28,16 @@ def _no_nul(value: str) -> str:
     return value
 
 
-Text = Annotated[str, AfterValidator(_no_nul)]
-ShortText = Annotated[Text, Field(min_length=1, max_length=300)]
-Url = Annotated[Text, Field(min_length=1, max_length=2048)]
+def _text(min_length: int, max_length: int) -> Any:
+    return Annotated[
+        str,
+        StringConstraints(min_length=min_length, max_length=max_length),
+        AfterValidator(_no_nul),
+    ]
+
+
+ShortText = _text(1, 300)
+Url = _text(1, 2048)
 
 
 class ExperienceLevel(StrEnum):
@@ -55,7 +63,7 @@ class Project(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     title: ShortText
-    description: Annotated[Text, Field(max_length=20_000)] = ""
+    description: _text(0, 20_000) = ""
     start_date: dt.date
     end_date: dt.date | None = Field(
         default=None, description="Omit both end_date and duration_months for ongoing work."
@@ -106,9 +114,9 @@ class Profile(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    external_id: Annotated[Text, Field(min_length=1, max_length=200)]
-    idempotency_key: Annotated[Text, Field(min_length=1, max_length=200)] | None = None
-    resume_text: Annotated[Text, Field(min_length=1, max_length=MAX_RESUME_CHARS)]
+    external_id: _text(1, 200)
+    idempotency_key: _text(1, 200) | None = None
+    resume_text: _text(1, MAX_RESUME_CHARS)
     experience_level: ExperienceLevel
     claimed_years_experience: Annotated[float, Field(ge=0, le=80, allow_inf_nan=False)] | None = (
         None
@@ -154,3 +162,26 @@ def describe_errors(exc: Exception) -> list[str]:
         where = ".".join(str(p) for p in err["loc"]) or "(profile)"
         lines.append(f"{where}: {err['msg']}")
     return lines
+
+
+class VerdictOut(BaseModel):
+    """A stored verdict with the audit trail of its submission."""
+
+    submission_id: str
+    external_id: str
+    status: str
+    p_risk: float
+    trust_score: float
+    risk_level: str
+    label: str
+    indicators: dict[str, float]
+    model_version: str
+    encoder_name: str
+    encoder_revision: str
+    input_sha256: str
+    latency_ms: float
+    worker_host: str
+    submitted_by: str
+    request_id: str | None
+    submitted_at: dt.datetime
+    scored_at: dt.datetime

@@ -1,0 +1,175 @@
+"""Shared fixtures. Tests that need services use the real ones: PostgreSQL, Redis, workers.
+
+Each run creates its own PostgreSQL database and uses its own Redis database number, so
+runs never see each other's rows or messages.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+PG_ADMIN_URL = os.environ.get("TRUSTQ_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("TRUSTQ_TEST_REDIS", "redis://127.0.0.1:6379/13")
+TEST_DB = f"trustq_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+DATA_DIR = Path(tempfile.mkdtemp(prefix="trustq-tests-"))
+ROOT = Path(__file__).resolve().parents[1]
+
+# Settings for this process and every worker it starts. Short redelivery and time limits
+# keep the crash tests quick; they keep the production ordering (soft < hard < visibility).
+TEST_ENV = {
+    "TRUSTQ_DATABASE_URL": PG_ADMIN_URL.rsplit("/", 1)[0].replace(
+        "postgresql://", "postgresql+psycopg2://"
+    )
+    + f"/{TEST_DB}",
+    "TRUSTQ_BROKER_URL": REDIS_URL,
+    "TRUSTQ_DATA_DIR": str(DATA_DIR),
+    "TRUSTQ_VISIBILITY_TIMEOUT": "20",
+    "TRUSTQ_UNACKED_RESTORE_INTERVAL": "1",
+    "TRUSTQ_TASK_SOFT_TIME_LIMIT": "12",
+    "TRUSTQ_TASK_TIME_LIMIT": "15",
+    "TRUSTQ_MODEL_REFRESH_SECONDS": "1",
+    "TRUSTQ_TORCH_THREADS": "1",
+}
+os.environ.update(TEST_ENV)
+
+
+def _admin_execute(sql: str) -> None:
+    import psycopg2
+
+    conn = psycopg2.connect(PG_ADMIN_URL)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="session")
+def database() -> Iterator[str]:
+    """A fresh PostgreSQL database migrated to head, dropped after the run."""
+    from trustq.db import migrate
+
+    _admin_execute(f'CREATE DATABASE "{TEST_DB}"')
+    try:
+        migrate.upgrade()
+        yield TEST_ENV["TRUSTQ_DATABASE_URL"]
+    finally:
+        from trustq.db.session import reset_engine
+
+        reset_engine()
+        _admin_execute(f'DROP DATABASE IF EXISTS "{TEST_DB}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def redis_client() -> Iterator[object]:
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def clean_tables(database: str) -> Iterator[None]:
+    """Empty submissions and verdicts (models and embeddings stay: they are costly)."""
+    from sqlalchemy import text
+
+    from trustq.db.session import session_scope
+
+    with session_scope() as session:
+        session.execute(text("TRUNCATE verdicts, submissions"))
+    yield
+
+
+@pytest.fixture(scope="session")
+def serving_model(database: str) -> str:
+    """A small model trained on synthetic data and registered as serving."""
+    from trustq.config import get_settings
+    from trustq.data.synthetic import REFERENCE_DATE
+    from trustq.models.training import TrainConfig
+    from trustq.services.training import synthetic_profiles, train_and_register
+
+    report = train_and_register(
+        get_settings(),
+        synthetic_profiles(300, seed=1),
+        as_of=REFERENCE_DATE,
+        created_by="tests",
+        config=TrainConfig(max_epochs=4, seed=1, progress=False),
+    )
+    return report.version
+
+
+class WorkerProcess:
+    """A real ``trustq worker`` process, its output in a log file."""
+
+    def __init__(self, log_path: Path, concurrency: int = 1, env: dict[str, str] | None = None):
+        self.log_path = log_path
+        self.log = log_path.open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "trustq", "worker", "--concurrency", str(concurrency),
+             "--name", f"test-{uuid.uuid4().hex[:6]}@%h"],
+            cwd=ROOT,
+            env={**os.environ, **(env or {})},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"worker exited early:\n{self.output()}")
+            if b" ready." in self.log_path.read_bytes():
+                return
+            time.sleep(0.2)
+        raise TimeoutError(f"worker not ready after {timeout} s:\n{self.output()}")
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def kill(self, sig: int) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+        self.proc.wait(timeout=60)
+
+    def stop(self) -> None:
+        import signal
+
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=30)
+        self.log.close()
+
+
+@pytest.fixture
+def start_worker(tmp_path: Path) -> Iterator[object]:
+    """Start workers on demand; all are stopped at the end of the test."""
+    started: list[WorkerProcess] = []
+
+    def start(concurrency: int = 1, wait: bool = True, **env: str) -> WorkerProcess:
+        w = WorkerProcess(tmp_path / f"worker-{len(started)}.log", concurrency, env)
+        started.append(w)
+        if wait:
+            w.wait_ready()
+        return w
+
+    yield start
+    for w in started:
+        w.stop()

@@ -1,0 +1,122 @@
+"""The storage rules, on a real PostgreSQL database."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from tests.factories import profile
+from trustq.db import repo
+from trustq.db.session import session_scope
+from trustq.db.tables import ModelVersion, Submission, Verdict
+from trustq.schemas import Profile
+
+pytestmark = pytest.mark.db
+
+
+def _add(session, key: str | None = None) -> tuple[Submission, bool]:
+    p = Profile.model_validate(profile(idempotency_key=key))
+    return repo.add_submission(
+        session,
+        external_id=p.external_id,
+        idempotency_key=p.idempotency_key,
+        payload=p.model_dump(mode="json"),
+        resume_sha256="0" * 64,
+        submitted_by="tests",
+        request_id=None,
+    )
+
+
+def _model(session, version: str) -> None:
+    repo.add_model_version(
+        session,
+        ModelVersion(
+            version=version,
+            training_data_sha256="0" * 64,
+            encoder_name="enc",
+            encoder_revision="rev",
+            metrics={},
+            artifact=b"x",
+            artifact_sha256="0" * 64,
+            created_by="tests",
+        ),
+    )
+
+
+def _verdict(submission_id, version: str) -> dict:
+    return {
+        "submission_id": submission_id,
+        "p_risk": 0.2,
+        "trust_score": 80.0,
+        "risk_level": "LOW",
+        "label": "trustworthy",
+        "model_version": version,
+        "encoder_name": "enc",
+        "encoder_revision": "rev",
+        "input_sha256": "1" * 64,
+        "indicators": {},
+        "latency_ms": 1.0,
+        "worker_host": "h",
+    }
+
+
+def test_concurrent_inserts_with_one_idempotency_key_make_one_row(clean_tables) -> None:  # noqa: ARG001
+    ids, barrier = [], threading.Barrier(4)
+
+    def insert() -> None:
+        barrier.wait()
+        with session_scope() as session:
+            row, _ = _add(session, key="race-1")
+            ids.append(row.id)
+
+    threads = [threading.Thread(target=insert) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(ids)) == 1
+    with session_scope() as session:
+        assert session.scalar(select(func.count()).select_from(Submission)) == 1
+
+
+def test_a_second_verdict_from_the_same_model_is_not_written(clean_tables) -> None:  # noqa: ARG001
+    with session_scope() as session:
+        row, _ = _add(session)
+        _model(session, "t-same")
+    with session_scope() as session:
+        assert repo.write_verdict(session, _verdict(row.id, "t-same")) is True
+    with session_scope() as session:
+        assert repo.write_verdict(session, _verdict(row.id, "t-same")) is False
+    with session_scope() as session:
+        assert session.scalar(select(func.count()).select_from(Verdict)) == 1
+        assert repo.get_submission(session, row.id).status == "done"
+
+
+@pytest.fixture
+def keep_serving_model(database):  # noqa: ARG001
+    """Promote back whatever served before, so later tests keep their model."""
+    with session_scope() as session:
+        before = repo.serving_model_version(session)
+    yield
+    if before is not None:
+        with session_scope() as session:
+            repo.promote_model(session, before[0])
+
+
+def test_only_one_model_serves(keep_serving_model) -> None:  # noqa: ARG001
+    with session_scope() as session:
+        _model(session, "t-a")
+        _model(session, "t-b")
+    with session_scope() as session:
+        repo.promote_model(session, "t-a")
+    with session_scope() as session:
+        repo.promote_model(session, "t-b")
+        assert repo.serving_model_version(session)[0] == "t-b"
+        assert repo.get_model_version(session, "t-a").status == "retired"
+    with pytest.raises(IntegrityError), session_scope() as session:
+        session.get(ModelVersion, "t-a").status = "serving"
+    with pytest.raises(LookupError), session_scope() as session:
+        repo.promote_model(session, "no-such-version")

@@ -1,0 +1,3 @@
+from trustq.cli import app
+
+app(prog_name="trustq")

@@ -1,0 +1,522 @@
+"""The ``trustq`` command line."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from trustq.schemas import VerdictOut
+
+app = typer.Typer(
+    help="trustq: trust evaluation of freelancer profiles.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+out = Console()
+err = Console(stderr=True)
+
+RISK_STYLE = {"LOW": "green", "MEDIUM": "yellow", "HIGH": "red"}
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+    )
+
+
+def _settings(database: bool = True) -> Any:
+    """The settings, and (unless told otherwise) a database at the newest migration."""
+    from pydantic import ValidationError
+    from sqlalchemy.exc import OperationalError
+
+    from trustq.config import get_settings
+    from trustq.db import migrate
+
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        raise _fail(f"bad setting: {exc}") from exc
+    if database:
+        try:
+            migrate.ensure_current()
+        except migrate.SchemaOutOfDate as exc:
+            raise _fail(str(exc)) from exc
+        except OperationalError as exc:
+            raise _fail(f"cannot reach the database: {exc.orig}", code=3) from exc
+    return settings
+
+
+# --- intake ------------------------------------------------------------------------------
+
+
+@app.command()
+def enqueue(
+    file: Annotated[str, typer.Argument(help="A JSON profile, a JSONL file of profiles, or - for stdin.")],
+    by: Annotated[str | None, typer.Option("--by", help="Who asks (recorded).")] = None,
+    request_id: Annotated[str | None, typer.Option(help="Recorded with each submission.")] = None,
+    skip_bad: Annotated[
+        bool, typer.Option("--skip-bad/--all-or-nothing", help="Queue the good lines of a file with bad ones.")
+    ] = False,
+) -> None:
+    """Validate profiles, store them, queue them for scoring; prints their submission ids."""
+    from trustq.client import default_actor
+    from trustq.services.submissions import BrokerUnavailable, enqueue, parse_document
+
+    _settings()
+    try:
+        text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _fail(f"cannot read {file}: {exc}") from exc
+    batch = parse_document(text)
+    for bad in batch.bad:
+        err.print(f"[red]{file}: {bad}[/]", highlight=False, markup=False)
+    if batch.bad and not skip_bad:
+        raise _fail(
+            f"{len(batch.bad)} invalid profile(s); nothing was stored "
+            "(fix them, or pass --skip-bad to queue the valid ones)"
+        )
+    profiles = [p for _, p in batch.profiles]
+    if not profiles:
+        raise _fail("no valid profile to queue")
+    try:
+        if len(profiles) > 1:
+            with _progress() as progress:
+                task = progress.add_task("enqueueing", total=len(profiles))
+                results = enqueue(
+                    profiles,
+                    submitted_by=by or default_actor(),
+                    request_id=request_id,
+                    on_progress=lambda n: progress.advance(task, n),
+                )
+        else:
+            results = enqueue(profiles, submitted_by=by or default_actor(), request_id=request_id)
+    except BrokerUnavailable as exc:
+        raise _fail(str(exc), code=3) from exc
+    except Exception as exc:
+        if type(exc).__module__.startswith("sqlalchemy"):
+            raise _fail(f"the database is unreachable or refused the write: {exc}", 3) from exc
+        raise
+    for result in results:
+        print(result.id if result.created else f"{result.id}\t(existing: idempotency key seen before)")
+    reused = sum(not r.created for r in results)
+    err.print(
+        f"queued {len(results) - reused} submission(s)"
+        + (f", {reused} already known" if reused else "")
+        + (f", skipped {len(batch.bad)} invalid" if batch.bad else "")
+    )
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of a profile."""
+    from trustq.schemas import profile_json_schema
+
+    print(json.dumps(profile_json_schema(), indent=2))
+
+
+# --- worker ------------------------------------------------------------------------------
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int | None, typer.Option(help="Worker processes (default: cores / 2).")] = None,
+    queues: Annotated[str, typer.Option(help="Comma-separated queues to consume.")] = "scoring,training",
+    loglevel: Annotated[str, typer.Option()] = "INFO",
+    name: Annotated[str, typer.Option(help="Node name.")] = "trustq@%h",
+) -> None:
+    """Run a Celery worker that scores queued submissions."""
+    settings = _settings()
+    from trustq.worker.app import app as celery_app
+
+    celery_app.worker_main(
+        [
+            "worker",
+            "--queues",
+            queues,
+            "--concurrency",
+            str(concurrency or settings.resolved_concurrency),
+            "--loglevel",
+            loglevel,
+            "--hostname",
+            name,
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )
+
+
+@app.command()
+def beat(loglevel: Annotated[str, typer.Option()] = "INFO") -> None:
+    """Run Celery beat: the periodic tasks of trustq.tasks.schedule."""
+    settings = _settings(database=False)
+    from trustq.worker.app import app as celery_app
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    celery_app.start(
+        [
+            "beat",
+            "--loglevel",
+            loglevel,
+            "--schedule",
+            str(settings.data_dir / "celerybeat-schedule"),
+        ]
+    )
+
+
+# --- reading verdicts --------------------------------------------------------------------
+
+
+_RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_time(value: str) -> dt.datetime:
+    """An ISO timestamp (UTC if no zone) or a span back from now such as 30m, 2h, 7d."""
+    match = _RELATIVE.match(value.strip())
+    if match:
+        amount, unit = match.groups()
+        return dt.datetime.now(dt.UTC) - dt.timedelta(**{_UNITS[unit]: int(amount)})
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{value!r} is neither an ISO time nor a span like 2h or 7d") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def _verdict_table(verdicts: list[VerdictOut]) -> Table:
+    table = Table(show_lines=False)
+    for column in ("submission", "external id", "score", "risk", "label", "p(risky)", "model", "scored at"):
+        table.add_column(column)
+    for v in verdicts:
+        table.add_row(
+            v.submission_id,
+            v.external_id,
+            f"{v.trust_score:.1f}",
+            f"[{RISK_STYLE.get(v.risk_level, 'white')}]{v.risk_level}[/]",
+            v.label,
+            f"{v.p_risk:.3f}",
+            v.model_version,
+            v.scored_at.strftime("%Y-%m-%d %H:%M:%S"),
+        )
+    return table
+
+
+@app.command("verdict")
+def show_verdict(
+    submission_id: Annotated[str, typer.Argument(help="The submission id enqueue printed.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show the verdict of one submission with its audit fields."""
+    from trustq.client import SubmissionFailed, get_verdict, submission_status
+
+    _settings()
+    try:
+        found = get_verdict(submission_id)
+    except (LookupError, ValueError) as exc:
+        raise _fail(str(exc), code=1) from exc
+    except SubmissionFailed as exc:
+        raise _fail(str(exc), code=4) from exc
+    if found is None:
+        status, _ = submission_status(submission_id)
+        if as_json:
+            print(json.dumps({"submission_id": submission_id, "status": status}))
+        else:
+            out.print(f"submission {submission_id} is {status}; no verdict yet")
+        raise typer.Exit(5)
+    if as_json:
+        print(found.model_dump_json(indent=2))
+        return
+    colour = RISK_STYLE.get(found.risk_level, "white")
+    table = Table(title=f"verdict for {found.external_id}", show_header=False)
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("trust score", f"[{colour}]{found.trust_score:.1f} / 100  ({found.risk_level} risk)[/]")
+    table.add_row("label", f"{found.label}  (p(risky) = {found.p_risk:.3f})")
+    for key, value in found.indicators.items():
+        table.add_row(f"  {key}", f"{value:.3g}")
+    table.add_row("submission", found.submission_id)
+    table.add_row("status", found.status)
+    table.add_row("model", found.model_version)
+    table.add_row("encoder", f"{found.encoder_name} @ {found.encoder_revision}")
+    table.add_row("input sha256", found.input_sha256)
+    table.add_row("submitted by", found.submitted_by + (f" (request {found.request_id})" if found.request_id else ""))
+    table.add_row("submitted at", found.submitted_at.isoformat(timespec="seconds"))
+    table.add_row("scored at", found.scored_at.isoformat(timespec="seconds"))
+    table.add_row("scoring took", f"{found.latency_ms:.0f} ms on {found.worker_host}")
+    out.print(table)
+
+
+@app.command("verdicts")
+def list_verdicts(
+    external_id: Annotated[str | None, typer.Option(help="Only this freelancer.")] = None,
+    risk: Annotated[str | None, typer.Option(help="LOW, MEDIUM or HIGH.")] = None,
+    since: Annotated[str | None, typer.Option(help="ISO time or span (2h, 7d).")] = None,
+    until: Annotated[str | None, typer.Option(help="ISO time or span.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
+) -> None:
+    """List verdicts, newest first."""
+    from trustq.client import list_verdicts as fetch
+
+    _settings()
+    try:
+        found = fetch(
+            external_id=external_id,
+            risk_level=risk,
+            since=parse_time(since) if since else None,
+            until=parse_time(until) if until else None,
+            limit=limit,
+        )
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
+    if as_json:
+        for v in found:
+            print(v.model_dump_json())
+        return
+    out.print(_verdict_table(found))
+    err.print(f"{len(found)} verdict(s)")
+
+
+# --- models ------------------------------------------------------------------------------
+
+
+@app.command()
+def generate(
+    output: Annotated[Path, typer.Argument(help="Where to write the JSONL file.")],
+    size: Annotated[int, typer.Option(min=1)] = 6000,
+    seed: Annotated[int, typer.Option()] = 0,
+) -> None:
+    """Write the synthetic labelled data set (profiles plus label and p_true) as JSONL."""
+    from trustq.data import synthetic
+
+    count = synthetic.write_jsonl(synthetic.generate(size, seed), output)
+    err.print(f"wrote {count} labelled profiles to {output}")
+
+
+@app.command()
+def train(
+    data: Annotated[Path | None, typer.Option(help="JSONL of labelled profiles (else: synthetic).")] = None,
+    size: Annotated[int, typer.Option(min=100, help="Synthetic profiles to generate.")] = 6000,
+    seed: Annotated[int, typer.Option()] = 0,
+    max_epochs: Annotated[int, typer.Option(min=1, max=500)] = 50,
+    serve: Annotated[bool, typer.Option("--serve/--candidate", help="Make it the serving model.")] = True,
+    by: Annotated[str | None, typer.Option("--by", help="Recorded as the model's creator.")] = None,
+) -> None:
+    """Train the model, write its run folder, and register it (serving by default)."""
+    from trustq.client import default_actor
+    from trustq.data.synthetic import REFERENCE_DATE
+    from trustq.models.training import TrainConfig
+    from trustq.services.training import (
+        TrainingDataError,
+        load_labelled,
+        synthetic_profiles,
+        train_and_register,
+    )
+
+    settings = _settings()
+    if data is not None:
+        try:
+            profiles = load_labelled(data)
+        except (OSError, TrainingDataError) as exc:
+            raise _fail(str(exc)) from exc
+        as_of = dt.date.today()
+    else:
+        err.print(f"generating {size} synthetic profiles (seed {seed})")
+        profiles = synthetic_profiles(size, seed)
+        as_of = REFERENCE_DATE
+    report = train_and_register(
+        settings,
+        profiles,
+        as_of=as_of,
+        created_by=by or default_actor(),
+        serve=serve,
+        config=TrainConfig(max_epochs=max_epochs, seed=seed),
+        progress=lambda msg: err.print(msg, highlight=False),
+    )
+    test = report.metrics["test"]
+    out.print(
+        f"model [bold]{report.version}[/] ({report.status}): test ROC-AUC {test['roc_auc']:.3f}, "
+        f"accuracy {test['accuracy']:.3f}, log-loss {test['log_loss']:.3f}, ECE {test['ece']:.3f}"
+    )
+    if "ceiling" in report.metrics:
+        out.print(f"ceiling (p_true as the score): ROC-AUC {report.metrics['ceiling']['roc_auc']:.3f}")
+    out.print(
+        f"encoder {report.encoder_seconds:.1f} s, network {report.network_seconds:.1f} s; "
+        f"artifacts in {report.run_dir}"
+    )
+
+
+@app.command()
+def models() -> None:
+    """List model versions with their status and test metrics."""
+    from trustq.db import repo
+    from trustq.db.session import session_scope
+
+    _settings()
+    table = Table()
+    for column in ("version", "status", "created", "by", "test ROC-AUC", "test acc", "encoder"):
+        table.add_column(column)
+    with session_scope() as session:
+        for row in repo.list_model_versions(session):
+            test = row.metrics.get("test", {})
+            table.add_row(
+                row.version,
+                row.status,
+                row.created_at.strftime("%Y-%m-%d %H:%M"),
+                row.created_by,
+                f"{test.get('roc_auc', float('nan')):.3f}",
+                f"{test.get('accuracy', float('nan')):.3f}",
+                row.encoder_name,
+            )
+    out.print(table)
+
+
+# --- database ----------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Apply migrations (to the newest by default)."""
+    from trustq.db import migrate
+
+    settings = _settings(database=False)
+    migrate.upgrade(revision=revision)
+    err.print(f"database at {revision}: {_redact(settings.resolved_database_url)}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: Annotated[str, typer.Argument()]) -> None:
+    """Revert migrations down to REVISION (``base`` removes every table)."""
+    from trustq.db import migrate
+
+    _settings(database=False)
+    migrate.downgrade(revision=revision)
+    err.print(f"database at {revision}")
+
+
+def _redact(url: str) -> str:
+    return re.sub(r"//([^:@/]+):[^@/]*@", r"//\1:***@", url)
+
+
+# --- demo --------------------------------------------------------------------------------
+
+
+@app.command()
+def demo(
+    train_size: Annotated[int, typer.Option(min=200, help="Synthetic profiles to train on.")] = 1500,
+    profiles: Annotated[Path | None, typer.Option(help="JSONL of profiles to score.")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the verdicts.")] = 600.0,
+) -> None:
+    """Run the main job end to end: migrate, train if needed, start a worker, score samples."""
+    from trustq.client import SubmissionFailed, default_actor, get_verdict
+    from trustq.data.synthetic import REFERENCE_DATE
+    from trustq.db import migrate, repo
+    from trustq.db.session import session_scope
+    from trustq.services.submissions import enqueue as enqueue_profiles
+    from trustq.services.submissions import parse_document
+    from trustq.services.training import synthetic_profiles, train_and_register
+
+    settings = _settings(database=False)
+    where = "embedded SQLite and local broker in " + str(settings.data_dir.resolve()) if settings.embedded else (
+        f"{_redact(settings.resolved_database_url)} and {_redact(settings.resolved_broker_url)}"
+    )
+    err.print(f"[bold]1/4[/] migrating the database ({where})")
+    migrate.upgrade()
+
+    with session_scope() as session:
+        serving = repo.serving_model_version(session)
+    if serving is None:
+        err.print(f"[bold]2/4[/] no model serving: training one on {train_size} synthetic profiles")
+        report = train_and_register(
+            settings,
+            synthetic_profiles(train_size, 0),
+            as_of=REFERENCE_DATE,
+            created_by="demo",
+            progress=lambda msg: err.print("    " + msg, highlight=False),
+        )
+        err.print(
+            f"    model {report.version}: test ROC-AUC {report.metrics['test']['roc_auc']:.3f} "
+            f"(encoder {report.encoder_seconds:.0f} s, network {report.network_seconds:.0f} s)"
+        )
+    else:
+        err.print(f"[bold]2/4[/] model {serving[0]} is serving")
+
+    sample_path = profiles or Path(__file__).parent / "data" / "samples.jsonl"
+    batch = parse_document(sample_path.read_text(encoding="utf-8"))
+    if batch.bad:
+        raise _fail(f"{sample_path}: " + "; ".join(str(b) for b in batch.bad))
+
+    err.print("[bold]3/4[/] starting a worker and queueing the sample profiles")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trustq", "worker", "--concurrency", "1", "--loglevel", "WARNING"],
+        env=os.environ.copy(),
+        start_new_session=True,
+    )
+    try:
+        results = enqueue_profiles(
+            [p for _, p in batch.profiles], submitted_by=default_actor(), request_id="demo"
+        )
+        found: dict[str, VerdictOut] = {}
+        failed: dict[str, str] = {}
+        deadline = time.monotonic() + timeout
+        with _progress() as progress:
+            task = progress.add_task("[bold]4/4[/] scoring", total=len(results))
+            while len(found) + len(failed) < len(results):
+                if proc.poll() is not None:
+                    raise _fail(f"the worker exited with code {proc.returncode}")
+                if time.monotonic() > deadline:
+                    raise _fail(f"only {len(found)} of {len(results)} verdicts after {timeout:.0f} s")
+                for r in results:
+                    key = str(r.id)
+                    if key in found or key in failed:
+                        continue
+                    try:
+                        v = get_verdict(r.id)
+                    except SubmissionFailed as exc:
+                        failed[key] = str(exc)
+                        progress.advance(task)
+                        continue
+                    if v is not None:
+                        found[key] = v
+                        progress.advance(task)
+                time.sleep(0.3)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+    ordered = [found[str(r.id)] for r in results if str(r.id) in found]
+    out.print(_verdict_table(ordered))
+    for key, reason in failed.items():
+        err.print(f"[red]{key}: {reason}[/]")
+    err.print(f"{len(ordered)} verdicts stored; read one with: trustq verdict {ordered[0].submission_id}" if ordered else "")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,160 @@
+"""The Python interface: enqueue profiles and read verdicts, as the CLI does.
+
+>>> from trustq import client
+>>> sid = client.enqueue(profile_dict, submitted_by="onboarding-service")
+>>> client.wait_for_verdict(sid).risk_level
+'LOW'
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from trustq.db import repo
+from trustq.db.repo import VerdictRow
+from trustq.db.session import session_scope
+from trustq.db.tables import SubmissionStatus
+from trustq.schemas import Profile, VerdictOut
+from trustq.services import submissions
+from trustq.services.submissions import Enqueued
+
+
+class SubmissionFailed(RuntimeError):
+    """The submission could not be scored; the message says why."""
+
+
+def default_actor() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in some containers
+        return "unknown"
+
+
+def _as_uuid(submission_id: uuid.UUID | str) -> uuid.UUID:
+    try:
+        return submission_id if isinstance(submission_id, uuid.UUID) else uuid.UUID(submission_id)
+    except ValueError as exc:
+        raise ValueError(f"not a submission id: {submission_id!r}") from exc
+
+
+def enqueue(
+    profile: Profile | Mapping[str, Any],
+    *,
+    submitted_by: str | None = None,
+    request_id: str | None = None,
+) -> uuid.UUID:
+    """Validate, store and queue one profile; returns its submission id.
+
+    Raises pydantic.ValidationError for an invalid profile (nothing stored) and
+    BrokerUnavailable when the queue is unreachable (nothing stored).
+    """
+    [result] = enqueue_many([profile], submitted_by=submitted_by, request_id=request_id)
+    return result.id
+
+
+def enqueue_many(
+    profiles: Iterable[Profile | Mapping[str, Any]],
+    *,
+    submitted_by: str | None = None,
+    request_id: str | None = None,
+) -> list[Enqueued]:
+    """Validate every profile first, then store and queue them all."""
+    validated = [p if isinstance(p, Profile) else submissions.parse_profile(p) for p in profiles]
+    return submissions.enqueue(
+        validated, submitted_by=submitted_by or default_actor(), request_id=request_id
+    )
+
+
+def to_out(row: VerdictRow) -> VerdictOut:
+    v, s = row.verdict, row.submission
+    return VerdictOut(
+        submission_id=str(s.id),
+        external_id=s.external_id,
+        status=s.status,
+        p_risk=v.p_risk,
+        trust_score=v.trust_score,
+        risk_level=v.risk_level,
+        label=v.label,
+        indicators=v.indicators,
+        model_version=v.model_version,
+        encoder_name=v.encoder_name,
+        encoder_revision=v.encoder_revision,
+        input_sha256=v.input_sha256,
+        latency_ms=v.latency_ms,
+        worker_host=v.worker_host,
+        submitted_by=s.submitted_by,
+        request_id=s.request_id,
+        submitted_at=s.created_at,
+        scored_at=v.created_at,
+    )
+
+
+def submission_status(submission_id: uuid.UUID | str) -> tuple[str, str | None]:
+    """(status, last error) of a submission; LookupError if unknown."""
+    sid = _as_uuid(submission_id)
+    with session_scope() as session:
+        row = repo.get_submission(session, sid)
+        if row is None:
+            raise LookupError(f"no submission {sid}")
+        return row.status, row.last_error
+
+
+def get_verdict(submission_id: uuid.UUID | str) -> VerdictOut | None:
+    """The newest verdict, or None while the submission waits; raises if it failed."""
+    sid = _as_uuid(submission_id)
+    with session_scope() as session:
+        found = repo.latest_verdict(session, sid)
+        if found is not None:
+            return to_out(found)
+        row = repo.get_submission(session, sid)
+        if row is None:
+            raise LookupError(f"no submission {sid}")
+        if row.status == SubmissionStatus.failed:
+            raise SubmissionFailed(f"submission {sid} failed: {row.last_error}")
+        return None
+
+
+def wait_for_verdict(
+    submission_id: uuid.UUID | str, *, timeout: float = 120.0, poll: float = 0.25
+) -> VerdictOut:
+    """Poll until the verdict is stored; TimeoutError after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = get_verdict(submission_id)
+        if found is not None:
+            return found
+        if time.monotonic() >= deadline:
+            status, _ = submission_status(submission_id)
+            raise TimeoutError(
+                f"no verdict for {submission_id} after {timeout:.0f} s (status: {status}); "
+                "is a worker running?"
+            )
+        time.sleep(poll)
+
+
+def list_verdicts(
+    *,
+    external_id: str | None = None,
+    risk_level: str | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    limit: int = 100,
+) -> list[VerdictOut]:
+    """Verdicts newest first, filtered by freelancer, risk level and time window."""
+    if risk_level is not None and risk_level.upper() not in ("LOW", "MEDIUM", "HIGH"):
+        raise ValueError(f"risk level must be LOW, MEDIUM or HIGH, not {risk_level!r}")
+    with session_scope() as session:
+        rows = repo.find_verdicts(
+            session,
+            external_id=external_id,
+            risk_level=risk_level.upper() if risk_level else None,
+            since=since,
+            until=until,
+            limit=limit,
+        )
+        return [to_out(r) for r in rows]

@@ -1,0 +1,171 @@
+"""The database tables (SQLAlchemy 2 declarative, ``Mapped[]`` style)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    Uuid,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware UTC timestamps on every backend (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; trustq stores UTC-aware timestamps only")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+JSONDoc = JSON().with_variant(JSONB(), "postgresql")
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class SubmissionStatus(StrEnum):
+    queued = "queued"
+    processing = "processing"
+    done = "done"
+    failed = "failed"
+
+
+class ModelStatus(StrEnum):
+    serving = "serving"
+    candidate = "candidate"
+    retired = "retired"
+
+
+class Submission(Base):
+    __tablename__ = "submissions"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('queued', 'processing', 'done', 'failed')", name="status_known"
+        ),
+        Index("ix_submissions_status_created", "status", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    external_id: Mapped[str] = mapped_column(String(200), index=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
+    resume_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(16), default=SubmissionStatus.queued)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    submitted_by: Mapped[str] = mapped_column(String(200))
+    request_id: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class ModelVersion(Base):
+    __tablename__ = "model_versions"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('serving', 'candidate', 'retired')", name="status_known"
+        ),
+        # At most one model serves at a time.
+        Index(
+            "uq_model_versions_one_serving",
+            "status",
+            unique=True,
+            postgresql_where=text("status = 'serving'"),
+            sqlite_where=text("status = 'serving'"),
+        ),
+    )
+
+    version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default=ModelStatus.candidate)
+    training_data_sha256: Mapped[str] = mapped_column(String(64))
+    encoder_name: Mapped[str] = mapped_column(String(300))
+    encoder_revision: Mapped[str] = mapped_column(String(64))
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSONDoc, default=dict)
+    artifact: Mapped[bytes] = mapped_column(LargeBinary)
+    artifact_sha256: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
+class Verdict(Base):
+    __tablename__ = "verdicts"
+    __table_args__ = (
+        # A message delivered twice must not write a second verdict.
+        UniqueConstraint("submission_id", "model_version", name="uq_verdicts_submission_model"),
+        CheckConstraint("trust_score >= 0 AND trust_score <= 100", name="score_range"),
+        CheckConstraint("p_risk >= 0 AND p_risk <= 1", name="p_risk_range"),
+        Index("ix_verdicts_risk_created", "risk_level", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    submission_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("submissions.id", ondelete="CASCADE"), index=True
+    )
+    p_risk: Mapped[float] = mapped_column(Float)
+    trust_score: Mapped[float] = mapped_column(Float)
+    risk_level: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str] = mapped_column(String(16))
+    model_version: Mapped[str] = mapped_column(ForeignKey("model_versions.version"))
+    encoder_name: Mapped[str] = mapped_column(String(300))
+    encoder_revision: Mapped[str] = mapped_column(String(64))
+    input_sha256: Mapped[str] = mapped_column(String(64))
+    indicators: Mapped[dict[str, float]] = mapped_column(JSONDoc)
+    latency_ms: Mapped[float] = mapped_column(Float)
+    worker_host: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class Embedding(Base):
+    """Encoder outputs cached by (encoder, revision, text hash): no text is embedded twice."""
+
+    __tablename__ = "embeddings"
+
+    encoder_name: Mapped[str] = mapped_column(String(300), primary_key=True)
+    encoder_revision: Mapped[str] = mapped_column(String(64), primary_key=True)
+    text_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    dim: Mapped[int] = mapped_column(Integer)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
