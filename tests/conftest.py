@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
-PG_ADMIN_URL = os.environ.get("TRUSTQ_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "TRUSTQ_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 REDIS_URL = os.environ.get("TRUSTQ_TEST_REDIS", "redis://127.0.0.1:6379/13")
 TEST_DB = f"trustq_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
 DATA_DIR = Path(tempfile.mkdtemp(prefix="trustq-tests-"))
@@ -82,7 +84,7 @@ def redis_client() -> Iterator[object]:
 
 
 @pytest.fixture
-def clean_tables(database: str) -> Iterator[None]:
+def clean_tables(database: str) -> Iterator[None]:  # noqa: ARG001
     """Empty submissions and verdicts (models and embeddings stay: they are costly)."""
     from sqlalchemy import text
 
@@ -94,7 +96,7 @@ def clean_tables(database: str) -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def serving_model(database: str) -> str:
+def serving_model(database: str) -> str:  # noqa: ARG001
     """A small model trained on synthetic data and registered as serving."""
     from trustq.config import get_settings
     from trustq.data.synthetic import REFERENCE_DATE
@@ -118,8 +120,16 @@ class WorkerProcess:
         self.log_path = log_path
         self.log = log_path.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "trustq", "worker", "--concurrency", str(concurrency),
-             "--name", f"test-{uuid.uuid4().hex[:6]}@%h"],
+            [
+                sys.executable,
+                "-m",
+                "trustq",
+                "worker",
+                "--concurrency",
+                str(concurrency),
+                "--name",
+                f"test-{uuid.uuid4().hex[:6]}@%h",
+            ],
             cwd=ROOT,
             env={**os.environ, **(env or {})},
             stdout=self.log,

@@ -28,14 +28,17 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
-out = Console()
-err = Console(stderr=True)
+# Piped output keeps whole rows (ids included) instead of cutting them at 80 columns.
+out = Console(width=None if sys.stdout.isatty() else 200)
+# soft_wrap: error lines stay whole, so they can be grepped and read by other programs.
+err = Console(stderr=True, soft_wrap=True)
 
 RISK_STYLE = {"LOW": "green", "MEDIUM": "yellow", "HIGH": "red"}
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    err.print("error: ", style="bold red", end="")
+    err.print(message, highlight=False, markup=False)
     return typer.Exit(code)
 
 
@@ -76,11 +79,16 @@ def _settings(database: bool = True) -> Any:
 
 @app.command()
 def enqueue(
-    file: Annotated[str, typer.Argument(help="A JSON profile, a JSONL file of profiles, or - for stdin.")],
+    file: Annotated[
+        str, typer.Argument(help="A JSON profile, a JSONL file of profiles, or - for stdin.")
+    ],
     by: Annotated[str | None, typer.Option("--by", help="Who asks (recorded).")] = None,
     request_id: Annotated[str | None, typer.Option(help="Recorded with each submission.")] = None,
     skip_bad: Annotated[
-        bool, typer.Option("--skip-bad/--all-or-nothing", help="Queue the good lines of a file with bad ones.")
+        bool,
+        typer.Option(
+            "--skip-bad/--all-or-nothing", help="Queue the good lines of a file with bad ones."
+        ),
     ] = False,
 ) -> None:
     """Validate profiles, store them, queue them for scoring; prints their submission ids."""
@@ -94,7 +102,7 @@ def enqueue(
         raise _fail(f"cannot read {file}: {exc}") from exc
     batch = parse_document(text)
     for bad in batch.bad:
-        err.print(f"[red]{file}: {bad}[/]", highlight=False, markup=False)
+        err.print(f"{file}: {bad}", style="red", highlight=False, markup=False)
     if batch.bad and not skip_bad:
         raise _fail(
             f"{len(batch.bad)} invalid profile(s); nothing was stored "
@@ -122,7 +130,9 @@ def enqueue(
             raise _fail(f"the database is unreachable or refused the write: {exc}", 3) from exc
         raise
     for result in results:
-        print(result.id if result.created else f"{result.id}\t(existing: idempotency key seen before)")
+        print(
+            result.id if result.created else f"{result.id}\t(existing: idempotency key seen before)"
+        )
     reused = sum(not r.created for r in results)
     err.print(
         f"queued {len(results) - reused} submission(s)"
@@ -144,8 +154,12 @@ def schema() -> None:
 
 @app.command()
 def worker(
-    concurrency: Annotated[int | None, typer.Option(help="Worker processes (default: cores / 2).")] = None,
-    queues: Annotated[str, typer.Option(help="Comma-separated queues to consume.")] = "scoring,training",
+    concurrency: Annotated[
+        int | None, typer.Option(help="Worker processes (default: cores / 2).")
+    ] = None,
+    queues: Annotated[
+        str, typer.Option(help="Comma-separated queues to consume.")
+    ] = "scoring,training",
     loglevel: Annotated[str, typer.Option()] = "INFO",
     name: Annotated[str, typer.Option(help="Node name.")] = "trustq@%h",
 ) -> None:
@@ -204,13 +218,24 @@ def parse_time(value: str) -> dt.datetime:
     try:
         parsed = dt.datetime.fromisoformat(value)
     except ValueError as exc:
-        raise typer.BadParameter(f"{value!r} is neither an ISO time nor a span like 2h or 7d") from exc
+        raise typer.BadParameter(
+            f"{value!r} is neither an ISO time nor a span like 2h or 7d"
+        ) from exc
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
 def _verdict_table(verdicts: list[VerdictOut]) -> Table:
     table = Table(show_lines=False)
-    for column in ("submission", "external id", "score", "risk", "label", "p(risky)", "model", "scored at"):
+    for column in (
+        "submission",
+        "external id",
+        "score",
+        "risk",
+        "label",
+        "p(risky)",
+        "model",
+        "scored at",
+    ):
         table.add_column(column)
     for v in verdicts:
         table.add_row(
@@ -255,7 +280,9 @@ def show_verdict(
     table = Table(title=f"verdict for {found.external_id}", show_header=False)
     table.add_column(style="bold")
     table.add_column()
-    table.add_row("trust score", f"[{colour}]{found.trust_score:.1f} / 100  ({found.risk_level} risk)[/]")
+    table.add_row(
+        "trust score", f"[{colour}]{found.trust_score:.1f} / 100  ({found.risk_level} risk)[/]"
+    )
     table.add_row("label", f"{found.label}  (p(risky) = {found.p_risk:.3f})")
     for key, value in found.indicators.items():
         table.add_row(f"  {key}", f"{value:.3g}")
@@ -264,7 +291,10 @@ def show_verdict(
     table.add_row("model", found.model_version)
     table.add_row("encoder", f"{found.encoder_name} @ {found.encoder_revision}")
     table.add_row("input sha256", found.input_sha256)
-    table.add_row("submitted by", found.submitted_by + (f" (request {found.request_id})" if found.request_id else ""))
+    table.add_row(
+        "submitted by",
+        found.submitted_by + (f" (request {found.request_id})" if found.request_id else ""),
+    )
     table.add_row("submitted at", found.submitted_at.isoformat(timespec="seconds"))
     table.add_row("scored at", found.scored_at.isoformat(timespec="seconds"))
     table.add_row("scoring took", f"{found.latency_ms:.0f} ms on {found.worker_host}")
@@ -320,11 +350,15 @@ def generate(
 
 @app.command()
 def train(
-    data: Annotated[Path | None, typer.Option(help="JSONL of labelled profiles (else: synthetic).")] = None,
+    data: Annotated[
+        Path | None, typer.Option(help="JSONL of labelled profiles (else: synthetic).")
+    ] = None,
     size: Annotated[int, typer.Option(min=100, help="Synthetic profiles to generate.")] = 6000,
     seed: Annotated[int, typer.Option()] = 0,
     max_epochs: Annotated[int, typer.Option(min=1, max=500)] = 50,
-    serve: Annotated[bool, typer.Option("--serve/--candidate", help="Make it the serving model.")] = True,
+    serve: Annotated[
+        bool, typer.Option("--serve/--candidate", help="Make it the serving model.")
+    ] = True,
     by: Annotated[str | None, typer.Option("--by", help="Recorded as the model's creator.")] = None,
 ) -> None:
     """Train the model, write its run folder, and register it (serving by default)."""
@@ -364,7 +398,9 @@ def train(
         f"accuracy {test['accuracy']:.3f}, log-loss {test['log_loss']:.3f}, ECE {test['ece']:.3f}"
     )
     if "ceiling" in report.metrics:
-        out.print(f"ceiling (p_true as the score): ROC-AUC {report.metrics['ceiling']['roc_auc']:.3f}")
+        out.print(
+            f"ceiling (p_true as the score): ROC-AUC {report.metrics['ceiling']['roc_auc']:.3f}"
+        )
     out.print(
         f"encoder {report.encoder_seconds:.1f} s, network {report.network_seconds:.1f} s; "
         f"artifacts in {report.run_dir}"
@@ -428,7 +464,9 @@ def _redact(url: str) -> str:
 
 @app.command()
 def demo(
-    train_size: Annotated[int, typer.Option(min=200, help="Synthetic profiles to train on.")] = 1500,
+    train_size: Annotated[
+        int, typer.Option(min=200, help="Synthetic profiles to train on.")
+    ] = 1500,
     profiles: Annotated[Path | None, typer.Option(help="JSONL of profiles to score.")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the verdicts.")] = 600.0,
 ) -> None:
@@ -442,8 +480,12 @@ def demo(
     from trustq.services.training import synthetic_profiles, train_and_register
 
     settings = _settings(database=False)
-    where = "embedded SQLite and local broker in " + str(settings.data_dir.resolve()) if settings.embedded else (
-        f"{_redact(settings.resolved_database_url)} and {_redact(settings.resolved_broker_url)}"
+    where = (
+        "embedded SQLite and local broker in " + str(settings.data_dir.resolve())
+        if settings.embedded
+        else (
+            f"{_redact(settings.resolved_database_url)} and {_redact(settings.resolved_broker_url)}"
+        )
     )
     err.print(f"[bold]1/4[/] migrating the database ({where})")
     migrate.upgrade()
@@ -471,12 +513,17 @@ def demo(
     if batch.bad:
         raise _fail(f"{sample_path}: " + "; ".join(str(b) for b in batch.bad))
 
-    err.print("[bold]3/4[/] starting a worker and queueing the sample profiles")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "trustq", "worker", "--concurrency", "1", "--loglevel", "WARNING"],
-        env=os.environ.copy(),
-        start_new_session=True,
-    )
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    worker_log = settings.data_dir / "demo-worker.log"
+    err.print(f"[bold]3/4[/] starting a worker (log: {worker_log}) and queueing the samples")
+    with worker_log.open("ab") as log_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "trustq", "worker", "--concurrency", "1", "--loglevel", "INFO"],
+            env=os.environ.copy(),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         results = enqueue_profiles(
             [p for _, p in batch.profiles], submitted_by=default_actor(), request_id="demo"
@@ -488,9 +535,11 @@ def demo(
             task = progress.add_task("[bold]4/4[/] scoring", total=len(results))
             while len(found) + len(failed) < len(results):
                 if proc.poll() is not None:
-                    raise _fail(f"the worker exited with code {proc.returncode}")
+                    raise _fail(f"the worker exited with code {proc.returncode}; see {worker_log}")
                 if time.monotonic() > deadline:
-                    raise _fail(f"only {len(found)} of {len(results)} verdicts after {timeout:.0f} s")
+                    raise _fail(
+                        f"only {len(found)} of {len(results)} verdicts after {timeout:.0f} s"
+                    )
                 for r in results:
                     key = str(r.id)
                     if key in found or key in failed:
@@ -515,7 +564,11 @@ def demo(
     out.print(_verdict_table(ordered))
     for key, reason in failed.items():
         err.print(f"[red]{key}: {reason}[/]")
-    err.print(f"{len(ordered)} verdicts stored; read one with: trustq verdict {ordered[0].submission_id}" if ordered else "")
+    err.print(f"{len(ordered)} verdicts stored, {len(failed)} failed")
+    if ordered:
+        err.print(f"read one with: trustq verdict {ordered[0].submission_id}")
+    if failed:
+        raise typer.Exit(1)
 
 
 if __name__ == "__main__":

@@ -22,12 +22,14 @@ class Settings(BaseSettings):
         default=None, description="postgresql+psycopg2://… in production; SQLite when unset."
     )
     broker_url: str | None = Field(
-        default=None, description="redis://… in production; kombu's SQLAlchemy transport when unset."
+        default=None,
+        description="redis://… in production; kombu's SQLAlchemy transport when unset.",
     )
     db_pool_size: int | None = Field(default=None, ge=1, le=200)
 
     encoder_path: Path | None = Field(
-        default=None, description="A local BERT-architecture checkpoint; the packaged MiniLM if unset."
+        default=None,
+        description="A local BERT-architecture checkpoint; the packaged MiniLM if unset.",
     )
     encoder_max_tokens: int = Field(default=256, ge=16, le=512)
     encoder_overlap_tokens: int = Field(default=32, ge=0, le=256)
@@ -49,7 +51,9 @@ class Settings(BaseSettings):
     low_risk_min_score: float = Field(default=80.0, ge=0, le=100)
     medium_risk_min_score: float = Field(default=55.0, ge=0, le=100)
 
-    runs_dir: Path | None = Field(default=None, description="Training run folders; data_dir/runs if unset.")
+    runs_dir: Path | None = Field(
+        default=None, description="Training run folders; data_dir/runs if unset."
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -72,7 +76,9 @@ class Settings(BaseSettings):
         if self.visibility_timeout <= self.task_time_limit:
             raise ValueError("TRUSTQ_VISIBILITY_TIMEOUT must exceed TRUSTQ_TASK_TIME_LIMIT")
         if self.medium_risk_min_score > self.low_risk_min_score:
-            raise ValueError("TRUSTQ_MEDIUM_RISK_MIN_SCORE must not exceed TRUSTQ_LOW_RISK_MIN_SCORE")
+            raise ValueError(
+                "TRUSTQ_MEDIUM_RISK_MIN_SCORE must not exceed TRUSTQ_LOW_RISK_MIN_SCORE"
+            )
         return self
 
     @property

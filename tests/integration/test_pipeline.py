@@ -94,8 +94,12 @@ def test_fifty_profiles_get_fifty_verdicts_with_audit_fields(tmp_path: Path, sta
         assert v.risk_level in ("LOW", "MEDIUM", "HIGH")
         assert v.submitted_by == "t&s-team"
         assert set(v.indicators) == {
-            "num_projects", "total_years", "avg_project_duration",
-            "overlap_count", "tech_consistency", "project_link_ratio",
+            "num_projects",
+            "total_years",
+            "avg_project_duration",
+            "overlap_count",
+            "tech_consistency",
+            "project_link_ratio",
         }
         for field in AUDIT_FIELDS:
             assert getattr(v, field) not in (None, ""), field
@@ -165,7 +169,10 @@ def test_invalid_profiles_are_refused_with_nothing_stored_or_queued(
 
     refused = trustq("enqueue", str(path))
     assert refused.returncode == 2
-    assert "line 2: projects.0.client_rating: Input should be less than or equal to 5" in refused.stderr
+    assert (
+        "line 2: projects.0.client_rating: Input should be less than or equal to 5"
+        in refused.stderr
+    )
     assert "line 3: not valid JSON" in refused.stderr
     assert "line 4: salary: Extra inputs are not permitted" in refused.stderr
     assert "nothing was stored" in refused.stderr

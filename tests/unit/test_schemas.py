@@ -31,15 +31,30 @@ def test_a_good_profile_validates_and_keeps_time_order() -> None:
         ({"resume_text": "nul \x00 inside"}, "resume_text: Value error, must not contain the NUL"),
         ({"experience_level": "guru"}, "experience_level: Input should be 'entry', 'mid'"),
         ({"claimed_years_experience": -1}, "claimed_years_experience: Input should be greater"),
-        ({"claimed_years_experience": float("nan")}, "claimed_years_experience: Input should be a finite"),
+        (
+            {"claimed_years_experience": float("nan")},
+            "claimed_years_experience: Input should be a finite",
+        ),
         ({"external_id": ""}, "external_id: String should have at least 1 character"),
         ({"unknown_field": 1}, "unknown_field: Extra inputs are not permitted"),
-        ({"links": {"github": "x", "twitter": "y"}}, "links.twitter: Extra inputs are not permitted"),
+        (
+            {"links": {"github": "x", "twitter": "y"}},
+            "links.twitter: Extra inputs are not permitted",
+        ),
         ({"projects": [project()] * 501}, "projects: List should have at most 500 items"),
-        ({"projects": [project(client_rating=5.5)]}, "projects.0.client_rating: Input should be less"),
-        ({"projects": [project(client_rating=0)]}, "projects.0.client_rating: Input should be greater"),
+        (
+            {"projects": [project(client_rating=5.5)]},
+            "projects.0.client_rating: Input should be less",
+        ),
+        (
+            {"projects": [project(client_rating=0)]},
+            "projects.0.client_rating: Input should be greater",
+        ),
         ({"projects": [project(budget_usd=-5)]}, "projects.0.budget_usd: Input should be greater"),
-        ({"projects": [project(disputed="yes")]}, "projects.0.disputed: Input should be a valid boolean"),
+        (
+            {"projects": [project(disputed="yes")]},
+            "projects.0.disputed: Input should be a valid boolean",
+        ),
         ({"projects": [project(start="1960-01-01")]}, "start_date must be on or after 1970-01-01"),
         (
             {"projects": [project(start=(dt.date.today() + dt.timedelta(days=3)).isoformat())]},
@@ -53,7 +68,10 @@ def test_a_good_profile_validates_and_keeps_time_order() -> None:
             {"projects": [project(duration_months=None, end_date="2020-06-01")]},
             "end_date must not be before start_date",
         ),
-        ({"projects": [project(start="not a date")]}, "projects.0.start_date: Input should be a valid date"),
+        (
+            {"projects": [project(start="not a date")]},
+            "projects.0.start_date: Input should be a valid date",
+        ),
         ({"projects": [{"title": "x"}]}, "projects.0.start_date: Field required"),
     ],
 )

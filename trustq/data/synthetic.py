@@ -29,6 +29,7 @@ __all__ = [
     "generate",
     "generate_with_traits",
     "read_jsonl",
+    "signal_details",
     "write_jsonl",
 ]
 
@@ -42,18 +43,18 @@ DAYS_PER_MONTH = 30.4375
 # _RISK_SCALE sets the ceiling: the larger it is, the more extreme p_true becomes and
 # the closer the drawn label follows the traits.
 _BASE_LOGIT = -0.55
-_RISK_SCALE = 3.2
+_RISK_SCALE = 3.4
 _TAKEOVER_LOGIT = 5.0
 # Accounts worth buying have a clean record, so the original owner's riskiness is
 # drawn lower than the population's.
 _TAKEOVER_RISK_MEAN = -0.8
 _TAKEOVER_RISK_SD = 0.7
-_TAKEOVER_RATE = 0.16  # among profiles with enough history to be worth taking over
+_TAKEOVER_RATE = 0.22  # among profiles with enough history to be worth taking over
 _TAKEOVER_MIN_PROJECTS = 8
 # A benign look-alike of the takeover: a rough start that later settled down. Same
 # whole-history totals, opposite order, no effect on p_true.
-_EARLY_BUMPS_RATE = 0.12
-_EARLY_BUMPS_MIN_PROJECTS = 6
+_EARLY_BUMPS_RATE = 0.2
+_EARLY_BUMPS_MIN_PROJECTS = 8
 # Each behaviour propensity is base + slope * risk + individual noise; the noise is
 # what keeps every signal from being a clean read of the latent risk.
 _INDIVIDUAL_SD = 0.6
@@ -64,9 +65,9 @@ _INDIVIDUAL_SD = 0.6
 # weak; the ones that need order, cross-checks or the meaning of a sentence are not.
 PROPENSITIES: dict[str, tuple[float, float]] = {
     # project history, per project
-    "dispute": (-3.0, 0.9),
-    "cancel": (-3.2, 0.8),
-    "on_time": (2.0, -0.8),
+    "dispute": (-3.0, 1.1),
+    "cancel": (-3.2, 1.0),
+    "on_time": (2.0, -1.0),
     "odd_budget": (-4.0, 0.7),
     # project history, seen by the six indicators
     "project_link": (0.5, -0.3),
@@ -92,7 +93,7 @@ PROPENSITIES: dict[str, tuple[float, float]] = {
     "off_platform_request": (-1.5, 1.4),
 }
 # The mean client rating moves with risk too, on the rating scale.
-_RATING_MEAN, _RATING_SLOPE, _RATING_SD = 4.55, -0.3, 0.18
+_RATING_MEAN, _RATING_SLOPE, _RATING_SD = 4.55, -0.35, 0.18
 
 
 @dataclass(frozen=True)
@@ -433,8 +434,9 @@ _SYLLABLES = ("ka", "lo", "mi", "ra", "ten", "vo", "zu", "dev", "an", "el", "sa"
 # --- Small helpers -------------------------------------------------------------------
 
 # A template is text with ``{slot}`` fields and ``{a|b|c}`` choices; choices may hold
-# slots. Templates are parsed once, since the generator renders ~100 per profile.
-_Part = str | tuple[str] | tuple[tuple[Any, ...], ...]
+# slots. Templates are parsed once, since the generator renders ~40 per profile.
+_TEXT, _SLOT, _WORDS, _CHOICE = range(4)
+_Part = tuple[int, Any]
 
 
 @functools.lru_cache(maxsize=4096)
@@ -444,10 +446,10 @@ def _parse(template: str) -> tuple[_Part, ...]:
     while i < len(template):
         open_at = template.find("{", i)
         if open_at < 0:
-            parts.append(template[i:])
+            parts.append((_TEXT, template[i:]))
             break
         if open_at > i:
-            parts.append(template[i:open_at])
+            parts.append((_TEXT, template[i:open_at]))
         depth, j, splits = 0, open_at, []
         while True:
             c = template[j]
@@ -460,34 +462,55 @@ def _parse(template: str) -> tuple[_Part, ...]:
             elif c == "|" and depth == 1:
                 splits.append(j)
             j += 1
-        inner = template[open_at + 1 : j]
         if splits:
             bounds = [open_at, *splits, j]
-            parts.append(
-                tuple(_parse(template[a + 1 : b]) for a, b in zip(bounds, bounds[1:], strict=False))
-            )
+            options = [template[a + 1 : b] for a, b in zip(bounds, bounds[1:], strict=False)]
+            if any("{" in o for o in options):
+                parts.append((_CHOICE, tuple(_parse(o) for o in options)))
+            else:
+                parts.append((_WORDS, tuple(options)))
         else:
-            parts.append((inner,))
+            parts.append((_SLOT, template[open_at + 1 : j]))
         i = j + 1
     return tuple(parts)
 
 
 def _render(rng: random.Random, parts: tuple[_Part, ...], slots: dict[str, Any]) -> str:
     out = []
-    for part in parts:
-        if isinstance(part, str):
-            out.append(part)
-        elif len(part) == 1 and isinstance(part[0], str):
-            name = part[0]
-            out.append(str(slots[name]) if name in slots else "{" + name + "}")
+    for kind, value in parts:
+        if kind == _TEXT:
+            out.append(value)
+        elif kind == _WORDS:
+            out.append(value[int(rng.random() * len(value))])
+        elif kind == _SLOT:
+            out.append(str(slots[value]) if value in slots else "{" + value + "}")
         else:
-            out.append(_render(rng, rng.choice(part), slots))
+            out.append(_render(rng, value[int(rng.random() * len(value))], slots))
     return "".join(out)
 
 
 def _expand(rng: random.Random, template: str, **slots: Any) -> str:
     """Render a template: fill the ``{slot}`` fields, pick one option of every ``{a|b}``."""
     return _render(rng, _parse(template), slots)
+
+
+def _pick(rng: random.Random, seq: Sequence[Any]) -> Any:
+    return seq[int(rng.random() * len(seq))]
+
+
+def _int(rng: random.Random, lo: int, hi: int) -> int:
+    """A uniform integer in [lo, hi]; cheaper than Random.randint in the hot loop."""
+    return lo + int(rng.random() * (hi - lo + 1))
+
+
+def _sample(rng: random.Random, seq: Sequence[Any], k: int) -> list[Any]:
+    """``k`` distinct items of ``seq`` in random order (a partial Fisher-Yates shuffle)."""
+    pool = list(seq)
+    k = min(k, len(pool))
+    for i in range(k):
+        j = i + int(rng.random() * (len(pool) - i))
+        pool[i], pool[j] = pool[j], pool[i]
+    return pool[:k]
 
 
 def _capitalise(text: str) -> str:
@@ -499,8 +522,18 @@ def _log_uniform(rng: random.Random, lo: float, hi: float) -> float:
 
 
 def _handle(rng: random.Random) -> str:
-    name = "".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(2, 3)))
-    return name + (str(rng.randint(1, 99)) if rng.random() < 0.4 else "")
+    name = "".join(_pick(rng, _SYLLABLES) for _ in range(_int(rng, 2, 3)))
+    return name + (str(_int(rng, 1, 99)) if rng.random() < 0.4 else "")
+
+
+def _article(noun: str) -> str:
+    vowel_sound = noun[:1].lower() in "aeiou" or noun.split(" ", 1)[0] in ("ETL", "SEO", "API")
+    return ("an " if vowel_sound else "a ") + noun
+
+
+def _period(rng: random.Random, year: int, last_year: int) -> str:
+    end = min(year + _int(rng, 1, 4), last_year)
+    return f"between {year} and {end}" if end > year else f"in {year}"
 
 
 def _slug(text: str) -> str:
@@ -603,15 +636,17 @@ def _budget(rng: random.Random, persona: Persona, months: float, odd: bool) -> f
 def _pick_techs(
     rng: random.Random, stack: Sequence[str], domain: Domain, off_stack: bool
 ) -> list[str]:
-    k = rng.randint(2, 5)
+    k = _int(rng, 2, 5)
     if off_stack:
-        other = rng.choice(_OTHER_DOMAINS[domain.name])
+        other = _pick(rng, _OTHER_DOMAINS[domain.name])
         pool = list(other.techs)
-        own = rng.randint(0, 1)
-        techs = rng.sample(list(stack), min(own, len(stack))) + rng.sample(pool, min(k, len(pool)))
+        own = _int(rng, 0, 1)
+        techs = _sample(rng, list(stack), min(own, len(stack))) + _sample(
+            rng, pool, min(k, len(pool))
+        )
     else:
         pool = list(stack) if rng.random() < 0.85 else list(domain.techs)
-        techs = rng.sample(pool, min(k, len(pool)))
+        techs = _sample(rng, pool, min(k, len(pool)))
     return list(dict.fromkeys(techs))
 
 
@@ -627,8 +662,9 @@ _TITLE_TEMPLATES = (
 _DESCRIPTION_TEMPLATES = (
     "{Built|Developed|Delivered|Designed} the {thing} for {client} using {techs}.",
     "{Worked|Partnered} with {client} on their {thing}; stack: {techs}.",
-    "{Took over|Continued} an existing {thing} and {extended|stabilised|cleaned up} it ({techs}).",
-    "{Scoped, built and handed over|Planned and shipped} a {thing} with {techs}.",
+    "{Took over|Continued} an existing {thing} and {extended it|stabilised it|cleaned it up} "
+    "({techs}).",
+    "{Scoped, built and handed over|Planned and shipped} {a_thing} with {techs}.",
     "{Short|Small|Fixed-price} engagement: {thing} improvements in {techs}.",
 )
 
@@ -639,7 +675,7 @@ def _project_text(
     client_short = client.split(" ", 1)[1] if " " in client else client
     title = _expand(
         rng,
-        rng.choice(_TITLE_TEMPLATES),
+        _pick(rng, _TITLE_TEMPLATES),
         Thing=_capitalise(thing),
         thing=thing,
         client=client,
@@ -651,7 +687,12 @@ def _project_text(
         return title, ""
     tech_text = ", ".join(techs[:-1]) + f" and {techs[-1]}" if len(techs) > 1 else techs[0]
     description = _expand(
-        rng, rng.choice(_DESCRIPTION_TEMPLATES), thing=thing, client=client, techs=tech_text
+        rng,
+        _pick(rng, _DESCRIPTION_TEMPLATES),
+        thing=thing,
+        a_thing=_article(thing),
+        client=client,
+        techs=tech_text,
     )
     return title, description
 
@@ -691,9 +732,9 @@ _TIMELINE = (
 )
 
 _SPECIFICS = (
-    "At {client} I {built|delivered|shipped} a {thing} in {tech} that {cut|reduced|lowered} "
+    "At {client} I {built|delivered|shipped} {a_thing} in {tech} that {cut|reduced|lowered} "
     "{metric} by {pct}%.",
-    "{Migrated|Moved|Ported} a {thing} from {tech2} to {tech} for {client}, {cutting|reducing} "
+    "{Migrated|Moved|Ported} {a_thing} from {tech2} to {tech} for {client}, {cutting|reducing} "
     "{metric} by {pct}%.",
     "In {year} I {built|wrote|put together} the {thing} for {client} with {tech} and {tech2}; "
     "it now handles {num} {volume}.",
@@ -703,7 +744,7 @@ _SPECIFICS = (
     "{now serves|supports|handles} {num} {volume}.",
     "{Set up|Introduced|Added} {tech} for {client}'s {thing}, {which cut|cutting} {metric} "
     "by {pct}%.",
-    "{Delivered|Completed} {small} {thing} projects in {tech} between {year} and {year2}, "
+    "{Delivered|Completed} {small} {thing} projects in {tech} {period}, "
     "{each|all} {rated|reviewed at} {rating} or {higher|better}.",
 )
 
@@ -718,8 +759,8 @@ _SUPERLATIVES = (
     "all modern tools}.",
     "{Highly|Extremely|Incredibly} {skilled|experienced|talented} and {passionate|dedicated|"
     "motivated} {professional|expert} {ready to exceed your expectations|you can trust}.",
-    "Clients {say|tell me} I am {the best|amazing|incredible} "
-    "{at what I do|they have worked with}.",
+    "Clients {say|tell me} I am {the best freelancer they have worked with|amazing at what I do|"
+    "incredible at what I do}.",
     "{My work is always perfect|I never make mistakes|Every client is blown away by my work}.",
     "{Unparalleled|Unrivalled|Second-to-none} {expertise|dedication|attention to detail} "
     "{in every project|guaranteed by my passion|that sets me apart}.",
@@ -785,10 +826,9 @@ _PAYMENT_MIRRORS: tuple[tuple[str, str, str], ...] = (
         "monthly payments to my PayPal outside the platform",
     ),
     (
-        "{Calls|Files and calls} {happen|stay} {0}; {1} is {only|just} for "
-        "{emergencies|reminders}.",
-        "on the platform",
-        "{app}",
+        "I {share|send} {files|drafts|invoices} {0} and {never|not} {1}.",
+        "through the platform chat",
+        "over {app}",
     ),
 )
 # Off-platform requests and harmless mentions with words that differ; used in both classes.
@@ -835,10 +875,30 @@ _FILLERS = (
     "I {track|log} my hours {carefully|honestly} and share them {weekly|with each invoice}.",
     "{Small fixes|Quick changes} are welcome as well as larger builds.",
     "I {like|enjoy} turning {messy|vague} requirements into a {clear|simple} plan.",
-    "{Previous|Past} clients {range from|include} {startups to agencies|solo founders to larger "
-    "teams}.",
+    "{Previous|Past} clients range from {startups to agencies|solo founders to larger teams}.",
     "{Please|Do} {include|share} your timeline and budget so I can {plan|estimate} properly.",
     "I {keep|try to keep} my estimates {realistic|conservative}.",
+    "I {break|split} larger jobs into {milestones|small deliveries} you can review.",
+    "{Most of my|Many of my} clients {come back|return} for {follow-up work|a second project}.",
+    "I {use|rely on} version control for everything, {including|even} small scripts.",
+    "When something goes wrong I {report it|tell you} the same day, with a plan to fix it.",
+    "I {hand over|share} {credentials|access}, {code|files} and notes at the end of every job.",
+    "{Clear|Honest} communication matters more to me than {speed|clever tricks}.",
+    "I {enjoy|like} {learning new tools|picking up new domains} when a project needs it.",
+    "I {can|am able to} {start within a week|start next Monday|take on one more client now}.",
+    "I {ask|will ask} a lot of questions at the start; it saves rework later.",
+    "{Deadlines|Estimates} I agree to are deadlines I {plan|work} for.",
+    "I {am comfortable|work well} both {alone|on my own} and inside an existing team.",
+    "{Time zones|Different time zones} have never been a problem for my clients.",
+    "I {write|add} {tests|checks} for the parts that would hurt most if they broke.",
+    "I {keep|maintain} a {simple|short} changelog so you always know what changed.",
+    "{Feedback|Criticism} is welcome; I would rather hear it early.",
+    "I {prefer|like} {fixed-scope|well-defined} tasks but {can|am happy to} work hourly too.",
+    "{For bigger projects|On longer engagements} I {suggest|recommend} a {weekly call|short "
+    "weekly demo}.",
+    "I {try to|aim to} leave every {codebase|project} a little cleaner than I found it.",
+    "I {document|write down} decisions so {nobody|no one} has to guess later.",
+    "Weekends are {usually|mostly} off, but urgent fixes {get|receive} attention.",
 )
 _CLOSINGS = (
     "Looking forward to hearing about your project.",
@@ -874,9 +934,9 @@ def _resume(
     signals: dict[str, float],
 ) -> str:
     d = facts.domain
-    level_word = rng.choice(_LEVEL_WORDS[facts.claimed_level])
+    level_word = _pick(rng, _LEVEL_WORDS[facts.claimed_level])
     a_level = ("an " if level_word[0] in "aeiou" else "a ") + level_word
-    name = _capitalise(rng.choice(_SYLLABLES) + rng.choice(_SYLLABLES))
+    name = _capitalise(_pick(rng, _SYLLABLES) + _pick(rng, _SYLLABLES))
 
     # Years in the text: usually the claimed figure, sometimes a different, larger one.
     years = facts.stated_years
@@ -890,17 +950,17 @@ def _resume(
             years_text = "a year" if years >= 0.75 else "under a year"
         else:
             years_text = f"{whole}{'+' if rng.random() < 0.3 else ''} years"
-        years_clause = _expand(rng, rng.choice(_YEARS_CLAUSES), years=years_text)
+        years_clause = _expand(rng, _pick(rng, _YEARS_CLAUSES), years=years_text)
     else:
         years_mismatch = False
     intro = _expand(
         rng,
-        rng.choice(_INTROS),
+        _pick(rng, _INTROS),
         a_level=a_level,
         A_level=_capitalise(a_level),
         role=facts.role,
         years_clause=years_clause,
-        city=rng.choice(_CITIES),
+        city=_pick(rng, _CITIES),
         name=name,
     )
     intro = _capitalise(intro.strip())
@@ -913,9 +973,9 @@ def _resume(
         year, count = facts.first_year, facts.n_projects
         if rng.random() < _propensity(rng, "timeline_wrong", risk):
             timeline_wrong = True
-            year -= rng.randint(3, 8)
-            count = int(count * rng.uniform(2.0, 4.0)) + rng.randint(3, 20)
-        body.append(_expand(rng, rng.choice(_TIMELINE), year=year, count=count))
+            year -= _int(rng, 3, 8)
+            count = int(count * rng.uniform(2.0, 4.0)) + _int(rng, 3, 20)
+        body.append(_expand(rng, _pick(rng, _TIMELINE), year=year, count=count))
 
     # Specific, checkable claims; some name work the history does not contain.
     n_specific = min(4, _poisson(rng, 1.9 * math.exp(-0.3 * risk)))
@@ -927,62 +987,65 @@ def _resume(
         wrong = rng.random() < off_p
         if wrong:
             off_history += 1
-            other = rng.choice(_OTHER_DOMAINS[d.name])
-            tech, tech2 = rng.sample(other.techs, 2)
-            year = facts.first_year - rng.randint(1, 6)
+            other = _pick(rng, _OTHER_DOMAINS[d.name])
+            tech, tech2 = _sample(rng, other.techs, 2)
+            year = facts.first_year - _int(rng, 1, 6)
         else:
             pool = facts.project_techs or list(d.techs)
-            tech = rng.choice(pool)
-            tech2 = rng.choice([t for t in d.techs if t != tech])
-            year = rng.choice(facts.project_years)
+            tech = _pick(rng, pool)
+            tech2 = _pick(rng, [t for t in d.techs if t != tech])
+            year = _pick(rng, facts.project_years)
         if rng.random() < implausible_p:
             implausible += 1
-            pct = rng.choice((150, 200, 300, 400, 500, 900, 1000))
-            num = rng.choice(("10 million", "50 million", "1 billion", "100 million"))
+            pct = _pick(rng, (150, 200, 300, 400, 500, 900, 1000))
+            num = _pick(rng, ("10 million", "50 million", "1 billion", "100 million"))
         else:
-            pct = rng.randint(8, 70)
-            num = rng.choice(("2,000", "15,000", "40,000", "120,000", "300,000", "800", "5,000"))
-        thing = rng.choice(facts.project_things or list(d.things))
+            pct = _int(rng, 8, 70)
+            num = _pick(rng, ("2,000", "15,000", "40,000", "120,000", "300,000", "800", "5,000"))
+        thing = _pick(rng, facts.project_things or list(d.things))
         body.append(
             _expand(
                 rng,
-                rng.choice(_SPECIFICS),
-                client=rng.choice(_CLIENTS),
+                _pick(rng, _SPECIFICS),
+                client=_pick(rng, _CLIENTS),
                 thing=thing,
+                a_thing=_article(thing),
                 tech=tech,
                 tech2=tech2,
-                metric=rng.choice(d.metrics),
+                metric=_pick(rng, d.metrics),
                 pct=pct,
                 year=year,
-                year2=min(year + rng.randint(1, 4), facts.reference_date.year),
+                period=_period(rng, year, facts.reference_date.year),
                 num=num,
-                volume=rng.choice(d.volume),
-                weeks=rng.randint(2, 14),
-                small=rng.choice(("three", "four", "five", "six", "several")),
-                rating=rng.choice(("4.7", "4.8", "4.9")),
+                volume=_pick(rng, d.volume),
+                weeks=_int(rng, 2, 14),
+                small=_pick(rng, ("three", "four", "five", "six", "several")),
+                rating=_pick(rng, ("4.7", "4.8", "4.9")),
             )
         )
 
     n_superlative = sum(rng.random() < _propensity(rng, "superlative", risk) for _ in range(3))
-    body.extend(_expand(rng, t, role=facts.role) for t in rng.sample(_SUPERLATIVES, n_superlative))
+    body.extend(
+        _expand(rng, t, role=facts.role) for t in _sample(rng, _SUPERLATIVES, n_superlative)
+    )
 
     guarantee = rng.random() < _propensity(rng, "guarantee", risk)
     if guarantee:
-        body.append(_expand(rng, rng.choice(_GUARANTEES)))
+        body.append(_expand(rng, _pick(rng, _GUARANTEES)))
     disclaimer = rng.random() < _propensity(rng, "guarantee_disclaimer", risk)
     if disclaimer:
-        body.append(_expand(rng, rng.choice(_GUARANTEE_DISCLAIMERS)))
+        body.append(_expand(rng, _pick(rng, _GUARANTEE_DISCLAIMERS)))
 
     stuffing = rng.random() < _propensity(rng, "keyword_stuffing", risk)
     if stuffing:
         pool = list(_ALL_TECHS) + list(_BUZZWORDS)
-        terms = rng.sample(pool, rng.randint(14, 32))
-        sep = rng.choice((", ", " | ", " / ", " - "))
-        body.append(f"{rng.choice(_STUFFING_LEADS)}: {sep.join(terms)}.")
+        terms = _sample(rng, pool, _int(rng, 14, 32))
+        sep = _pick(rng, (", ", " | ", " / ", " - "))
+        body.append(f"{_pick(rng, _STUFFING_LEADS)}: {sep.join(terms)}.")
     elif rng.random() < 0.45:
         tools = facts.project_techs or list(d.techs)
         body.append(
-            f"{rng.choice(_SHORT_TOOLS)}: {', '.join(rng.sample(tools, min(5, len(tools))))}."
+            f"{_pick(rng, _SHORT_TOOLS)}: {', '.join(_sample(rng, tools, min(5, len(tools))))}."
         )
 
     # Payment and contact: the same share of each class mentions them; only the meaning
@@ -994,20 +1057,20 @@ def _resume(
             rng, "off_platform_request", risk + 1.6 * takeover
         )
         harmless_payment = not off_platform
-        app = rng.choice(_APPS)
+        app = _pick(rng, _APPS)
         if rng.random() < 0.8:
-            template, safe, unsafe = rng.choice(_PAYMENT_MIRRORS)
+            template, safe, unsafe = _pick(rng, _PAYMENT_MIRRORS)
             first, second = (unsafe, safe) if off_platform else (safe, unsafe)
             sentence = _expand(rng, _expand(rng, template, **{"0": first, "1": second}), app=app)
         else:
             pool = _PAYMENT_REQUESTS if off_platform else _PAYMENT_HARMLESS
-            sentence = _expand(rng, rng.choice(pool), app=app, handle=_handle(rng))
+            sentence = _expand(rng, _pick(rng, pool), app=app, handle=_handle(rng))
         body.append(_capitalise(sentence))
 
     rng.shuffle(body)
-    closing = _expand(rng, rng.choice(_CLOSINGS)) if rng.random() < 0.7 else ""
+    closing = _expand(rng, _pick(rng, _CLOSINGS)) if rng.random() < 0.7 else ""
 
-    target = rng.randint(*words)
+    target = _int(rng, *words)
     count = len(intro.split()) + sum(len(s.split()) for s in body) + len(closing.split())
     fillers = list(_FILLERS)
     rng.shuffle(fillers)
@@ -1016,7 +1079,7 @@ def _resume(
             fillers = list(_FILLERS)
             rng.shuffle(fillers)
         sentence = _expand(rng, fillers.pop())
-        body.insert(rng.randint(0, len(body)), sentence)
+        body.insert(_int(rng, 0, len(body)), sentence)
         count += len(sentence.split())
 
     signals.update(
@@ -1063,8 +1126,8 @@ def _one(
 ) -> tuple[dict[str, Any], Traits]:
     rng = random.Random(f"trustq-synthetic:{seed}:{index}")
     persona = rng.choices(PERSONAS, weights=_PERSONA_WEIGHTS)[0]
-    domain = rng.choice(DOMAINS)
-    n = rng.randint(*persona.projects)
+    domain = _pick(rng, DOMAINS)
+    n = _int(rng, *persona.projects)
 
     takeover = n >= _TAKEOVER_MIN_PROJECTS and rng.random() < _TAKEOVER_RATE
     early_bumps = (
@@ -1080,7 +1143,7 @@ def _one(
 
     window = 0
     if takeover or early_bumps:
-        window = rng.randint(3, max(3, min(6, n // 2)))
+        window = _int(rng, 3, max(3, min(6, n // 2)))
     in_streak = [(takeover and i >= n - window) or (early_bumps and i < window) for i in range(n)]
     behave = _behaviour(rng, risk)
     parallel_p = [_STREAK.parallel if s else behave.parallel for s in in_streak]
@@ -1090,22 +1153,23 @@ def _one(
     # Career end: most are active now, some went quiet a while ago.
     last_end = max(end for _, end in spans)
     ongoing_last = rng.random() < 0.35
-    quiet = 0.0 if ongoing_last else rng.choice((0.0, 0.0, 0.5, 1.0, 2.0, 4.0, 9.0, 18.0))
+    quiet = 0.0 if ongoing_last else _pick(rng, (0.0, 0.0, 0.5, 1.0, 2.0, 4.0, 9.0, 18.0))
     quiet *= rng.uniform(0.5, 1.0)
     career_start = reference_date - dt.timedelta(days=round((last_end + quiet) * DAYS_PER_MONTH))
     last_index = max(range(n), key=lambda i: spans[i][1])
 
-    stack = rng.sample(domain.techs, rng.randint(4, min(8, len(domain.techs))))
-    takeover_domain = rng.choice(_OTHER_DOMAINS[domain.name])
+    stack = _sample(rng, domain.techs, _int(rng, 4, min(8, len(domain.techs))))
+    takeover_domain = _pick(rng, _OTHER_DOMAINS[domain.name])
     handle = _handle(rng)
-    date_style = rng.choice(("end", "end", "duration", "mixed"))
+    date_style = _pick(rng, ("end", "end", "duration", "mixed"))
     has_github = rng.random() < _propensity(rng, "github", risk)
-    portfolio_url = f"https://{handle}.{rng.choice(('dev', 'design', 'studio', 'me'))}"
+    portfolio_url = f"https://{handle}.{_pick(rng, ('dev', 'design', 'studio', 'me'))}"
 
     projects: list[dict[str, Any]] = []
     things: list[str] = []
     used_techs: list[str] = []
     years: list[int] = []
+    odd_budgets = 0
     for i, (start_m, end_m) in enumerate(spans):
         b = _STREAK if in_streak[i] else behave
         start = _iso(career_start, start_m)
@@ -1122,8 +1186,8 @@ def _one(
         )
         off_stack = rng.random() < b.off_stack
         techs = _pick_techs(rng, stack, own_domain, off_stack)
-        thing = rng.choice(own_domain.things)
-        client = rng.choice(_CLIENTS)
+        thing = _pick(rng, own_domain.things)
+        client = _pick(rng, _CLIENTS)
         title, description = _project_text(rng, own_domain, thing, client, techs)
         months = max((end - start).days, 1) / DAYS_PER_MONTH
 
@@ -1154,7 +1218,9 @@ def _one(
             else:
                 project["end_date"] = end.isoformat()
         if rng.random() < 0.9:
-            project["budget_usd"] = _budget(rng, persona, months, rng.random() < b.odd_budget)
+            odd = rng.random() < b.odd_budget
+            odd_budgets += odd
+            project["budget_usd"] = _budget(rng, persona, months, odd)
         if rating is not None:
             project["client_rating"] = rating
         if on_time is not None:
@@ -1178,13 +1244,14 @@ def _one(
     keep_p = 1.0 - _propensity(rng, "skill_dropped", risk)
     skills = [t for t in used if rng.random() < keep_p]
     spare = [t for t in domain.techs if t not in skills]
-    skills += rng.sample(spare, min(len(spare), rng.randint(0, 2)))
-    if rng.random() < _propensity(rng, "skill_stuffing", risk):
+    skills += _sample(rng, spare, min(len(spare), _int(rng, 0, 2)))
+    skill_stuffing = rng.random() < _propensity(rng, "skill_stuffing", risk)
+    if skill_stuffing:
         extra = [t for t in list(_ALL_TECHS) + list(_BUZZWORDS) if t not in skills]
-        skills += rng.sample(extra, rng.randint(6, 20))
+        skills += _sample(rng, extra, _int(rng, 6, 20))
     rng.shuffle(skills)
     if not skills:
-        skills = [rng.choice(domain.techs)]
+        skills = [_pick(rng, domain.techs)]
 
     # Claims: the level and the years, which sometimes outrun the history.
     level_index = _LEVELS.index(persona.name)
@@ -1192,7 +1259,7 @@ def _one(
     if level_up:
         level_index += 2 if rng.random() < 0.25 else 1
     elif rng.random() < 0.1:
-        level_index += rng.choice((-1, 1))
+        level_index += _pick(rng, (-1, 1))
     claimed_level = _LEVELS[min(3, max(0, level_index))]
 
     first_start = min(dt.date.fromisoformat(p["start_date"]) for p in projects)
@@ -1212,12 +1279,14 @@ def _one(
     signals: dict[str, float] = {
         "level_overclaim": float(level_up),
         "years_inflated": float(years_inflated and claimed_years is not None),
+        "skill_stuffing": float(skill_stuffing),
+        "odd_budget_share": odd_budgets / n,
     }
     facts = _ResumeFacts(
         persona=persona,
         domain=domain,
         claimed_level=claimed_level,
-        role=rng.choice(domain.roles),
+        role=_pick(rng, domain.roles),
         stated_years=claimed_years,
         first_year=first_start.year,
         n_projects=n,
@@ -1231,8 +1300,11 @@ def _one(
     links: dict[str, str] = {}
     if has_github and domain.name != "design":
         links["github"] = f"https://github.com/{handle}"
-    if rng.random() < _propensity(rng, "linkedin", risk):
-        links["linkedin"] = f"https://www.linkedin.com/in/{handle}-{rng.randint(100, 999)}"
+    has_linkedin = rng.random() < _propensity(rng, "linkedin", risk)
+    signals["github_link"] = float("github" in links)
+    signals["linkedin_link"] = float(has_linkedin)
+    if has_linkedin:
+        links["linkedin"] = f"https://www.linkedin.com/in/{handle}-{_int(rng, 100, 999)}"
     if rng.random() < (0.7 if domain.name == "design" else 0.3):
         links["portfolio"] = portfolio_url
 
@@ -1390,6 +1462,105 @@ def difficulty_report(
     }
 
 
+def _history_summary(profile: Any, last: int | None = None) -> list[float]:
+    """Dispute, cancel, on-time and rating summaries of a profile's (latest) projects."""
+    projects = profile.projects_in_time_order()
+    if last is not None:
+        projects = projects[-last:]
+    n = max(len(projects), 1)
+    rated = [p.client_rating for p in projects if p.client_rating is not None]
+    timed = [p.completed_on_time for p in projects if p.completed_on_time is not None]
+    return [
+        sum(p.disputed for p in projects) / n,
+        sum(p.cancelled for p in projects) / n,
+        sum(rated) / len(rated) if rated else 4.5,
+        sum(timed) / len(timed) if timed else 0.8,
+    ]
+
+
+def signal_details(
+    records: Sequence[dict[str, Any]],
+    traits: Sequence[Traits],
+    *,
+    reference_date: dt.date = REFERENCE_DATE,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Per-class rates of every signal, the order signal, and what reading order buys.
+
+    ``order_auc_totals`` / ``order_auc_with_recent``: a logistic regression on the
+    whole-history summaries (dispute, cancel, on-time and rating rates plus the six
+    indicators), without and with the same summaries over the latest four projects,
+    on the stratified 70/30 split.
+    """
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    from trustq.models.indicators import compute_indicators, normalise_indicators
+    from trustq.schemas import Profile
+
+    public = set(Profile.model_fields)
+    profiles = [
+        Profile.model_validate({k: v for k, v in r.items() if k in public}) for r in records
+    ]
+    y = np.array([r["label"] for r in records])
+    rows: dict[str, tuple[float, float]] = {}
+
+    def rate(values: Sequence[float]) -> tuple[float, float]:
+        v = np.asarray(values, dtype=float)
+        return float(v[y == 1].mean()), float(v[y == 0].mean())
+
+    totals = np.array([_history_summary(p) for p in profiles])
+    raw = [compute_indicators(p, as_of=reference_date) for p in profiles]
+    for i, name in enumerate(("dispute_rate", "cancel_rate", "mean_rating", "on_time_rate")):
+        rows[name] = rate(totals[:, i])
+    for name in ("project_link_ratio", "tech_consistency", "overlap_count", "num_projects"):
+        rows[name] = rate([x[name] for x in raw])
+    for key in sorted(traits[0].signals):
+        rows[key] = rate([t.signals[key] for t in traits])
+    rows["takeover"] = rate([t.takeover for t in traits])
+    rows["early_bumps"] = rate([t.early_bumps for t in traits])
+
+    def windows(group: list[int]) -> tuple[float, float]:
+        early, recent = [], []
+        for i in group:
+            ordered = profiles[i].projects_in_time_order()
+            w = traits[i].window
+            early.extend(p.disputed for p in ordered[:w])
+            recent.extend(p.disputed for p in ordered[-w:])
+        return float(np.mean(early)), float(np.mean(recent))
+
+    take = [i for i, t in enumerate(traits) if t.takeover]
+    bumps = [i for i, t in enumerate(traits) if t.early_bumps]
+    x_ind = np.stack([normalise_indicators(x) for x in raw])
+    x_tot = np.hstack([totals, x_ind])
+    x_seq = np.hstack([x_tot, np.array([_history_summary(p, last=4) for p in profiles])])
+    train, test = train_test_split(
+        np.arange(len(records)), test_size=0.3, stratify=y, random_state=seed
+    )
+
+    def auc(x: Any) -> float:
+        scaler = StandardScaler().fit(x[train])
+        model = LogisticRegression(max_iter=2000).fit(scaler.transform(x[train]), y[train])
+        return float(roc_auc_score(y[test], model.predict_proba(scaler.transform(x[test]))[:, 1]))
+
+    return {
+        "rates": rows,
+        "takeover_share": len(take) / len(records),
+        "takeover_risky_share": float(y[take].mean()) if take else float("nan"),
+        "takeover_dispute_early_recent": windows(take),
+        "takeover_dispute_whole": float(totals[take, 0].mean()) if take else float("nan"),
+        "early_bumps_share": len(bumps) / len(records),
+        "early_bumps_risky_share": float(y[bumps].mean()) if bumps else float("nan"),
+        "early_bumps_dispute_early_recent": windows(bumps),
+        "early_bumps_dispute_whole": float(totals[bumps, 0].mean()) if bumps else float("nan"),
+        "order_auc_totals": auc(x_tot),
+        "order_auc_with_recent": auc(x_seq),
+    }
+
+
 def _main(argv: Sequence[str] | None = None) -> None:
     import argparse
     import time
@@ -1399,10 +1570,13 @@ def _main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, help="write the records here as JSON Lines")
     parser.add_argument("--report", action="store_true", help="print ceiling and leak guards")
+    parser.add_argument(
+        "--details", action="store_true", help="print signal rates by class and the order signal"
+    )
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
-    records = generate(args.n, args.seed)
+    records, traits = generate_with_traits(args.n, args.seed)
     elapsed = time.perf_counter() - started
     print(f"generated {len(records)} profiles in {elapsed:.2f} s")
     if args.out:
@@ -1410,6 +1584,16 @@ def _main(argv: Sequence[str] | None = None) -> None:
     if args.report:
         for key, value in difficulty_report(records, seed=args.seed).items():
             print(f"{key:>22}: {value:.4f}")
+    if args.details:
+        details = signal_details(records, traits, seed=args.seed)
+        print(f"{'signal':>26}  {'risky':>8}  {'trustworthy':>11}")
+        for key, (risky, trusty) in details.pop("rates").items():
+            print(f"{key:>26}  {risky:8.3f}  {trusty:11.3f}")
+        for key, value in details.items():
+            shown = (
+                ", ".join(f"{v:.3f}" for v in value) if isinstance(value, tuple) else f"{value:.4f}"
+            )
+            print(f"{key:>32}: {shown}")
 
 
 if __name__ == "__main__":

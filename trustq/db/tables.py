@@ -38,14 +38,22 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+    def process_bind_param(
+        self,
+        value: dt.datetime | None,
+        dialect: Any,  # noqa: ARG002
+    ) -> dt.datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given; trustq stores UTC-aware timestamps only")
         return value.astimezone(dt.UTC)
 
-    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+    def process_result_value(
+        self,
+        value: dt.datetime | None,
+        dialect: Any,  # noqa: ARG002
+    ) -> dt.datetime | None:
         if value is None:
             return None
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
@@ -105,9 +113,7 @@ class Submission(Base):
 class ModelVersion(Base):
     __tablename__ = "model_versions"
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('serving', 'candidate', 'retired')", name="status_known"
-        ),
+        CheckConstraint("status IN ('serving', 'candidate', 'retired')", name="status_known"),
         # At most one model serves at a time.
         Index(
             "uq_model_versions_one_serving",

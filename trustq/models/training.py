@@ -122,6 +122,8 @@ class TrainConfig:
     use_sequence: bool = True
     use_indicators: bool = True
     progress: bool = True
+    # None means one thread: batch-32 LSTM steps are too small to gain much from more, and
+    # with another busy process on the cores, spinning OpenMP threads made epochs 10x slower.
     threads: int | None = None
 
 
@@ -238,8 +240,7 @@ def train(
         raise ValueError("train and validation sets must both be non-empty")
     started = time.perf_counter()
     previous_threads = torch.get_num_threads()
-    if cfg.threads is not None:
-        torch.set_num_threads(cfg.threads)
+    torch.set_num_threads(cfg.threads or 1)
     try:
         return _train(ds, train_idx, val_idx, cfg, started)
     finally:
@@ -294,7 +295,7 @@ def _train(
                 (loss / len(batch)).backward()
                 nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
                 optimiser.step()
-                total_loss += float(loss)
+                total_loss += float(loss.detach())
                 correct += int(((logits.detach() > 0).float() == y).sum())
 
             val_logits = _logits(model, data, val_idx, 256)

@@ -67,9 +67,7 @@ def load_labelled(path: Path) -> list[LabelledProfile]:
 
 
 def synthetic_profiles(size: int, seed: int) -> list[LabelledProfile]:
-    return [
-        LabelledProfile.model_validate(r) for r in synthetic.generate(size, seed)
-    ]
+    return [LabelledProfile.model_validate(r) for r in synthetic.generate(size, seed)]
 
 
 def data_sha256(profiles: Sequence[LabelledProfile]) -> str:

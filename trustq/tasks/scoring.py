@@ -87,7 +87,9 @@ def score_submission(self: Task, submission_id: str) -> str:
     try:
         profile = Profile.model_validate(payload)
     except ValidationError as exc:
-        return _fail(sid, "stored payload is not a valid profile: " + "; ".join(describe_errors(exc)))
+        return _fail(
+            sid, "stored payload is not a valid profile: " + "; ".join(describe_errors(exc))
+        )
     try:
         runtime = get_runtime()
         scorer = runtime.scorer()
