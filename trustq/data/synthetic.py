@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trustq.schemas import MAX_RESUME_CHARS
+
 __all__ = [
     "REFERENCE_DATE",
     "Traits",
@@ -51,7 +53,7 @@ _TAKEOVER_RISK_MEAN = -0.8
 _TAKEOVER_RISK_SD = 0.7
 _TAKEOVER_RATE = 0.22  # among profiles with enough history to be worth taking over
 _TAKEOVER_MIN_PROJECTS = 8
-# A benign look-alike of the takeover: a rough start that later settled down. Same
+# A benign look-alike of the takeover: a rough start that later settled down. Similar
 # whole-history totals, opposite order, no effect on p_true.
 _EARLY_BUMPS_RATE = 0.2
 _EARLY_BUMPS_MIN_PROJECTS = 8
@@ -912,7 +914,6 @@ _CLOSINGS = (
 
 @dataclass
 class _ResumeFacts:
-    persona: Persona
     domain: Domain
     claimed_level: str
     role: str
@@ -1101,8 +1102,10 @@ def _resume(
         step = max(2, len(parts) // 3)
         for i in range(0, len(parts), step):
             paragraphs.append(" ".join(p for p in parts[i : i + step] if p))
-        return "\n\n".join(p for p in paragraphs if p)
-    return " ".join(p for p in parts if p)
+        text = "\n\n".join(p for p in paragraphs if p)
+    else:
+        text = " ".join(p for p in parts if p)
+    return text[:MAX_RESUME_CHARS]
 
 
 def _poisson(rng: random.Random, lam: float) -> int:
@@ -1283,7 +1286,6 @@ def _one(
         "odd_budget_share": odd_budgets / n,
     }
     facts = _ResumeFacts(
-        persona=persona,
         domain=domain,
         claimed_level=claimed_level,
         role=_pick(rng, domain.roles),
