@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -418,6 +419,11 @@ def test_training_learns_a_pattern_in_recent_projects(resume_embeddings: np.ndar
     for idx in (val_idx, test_idx):
         probs = predict_proba(result.model, result.temperature, ds, idx)
         assert metrics(ds.labels[idx], probs)["roc_auc"] > 0.85
+
+    # Neither the resume nor the indicators carry the pattern: only the sequence can.
+    blind = train(ds, train_idx, val_idx, replace(cfg, use_sequence=False, max_epochs=15))
+    probs = predict_proba(blind.model, blind.temperature, ds, test_idx)
+    assert metrics(ds.labels[test_idx], probs)["roc_auc"] < 0.75
 
 
 def test_stratified_split_keeps_class_shares_and_is_reproducible() -> None:
