@@ -108,7 +108,7 @@ def serving_model(database: str) -> str:  # noqa: ARG001
         synthetic_profiles(300, seed=1),
         as_of=REFERENCE_DATE,
         created_by="tests",
-        config=TrainConfig(max_epochs=4, seed=1, progress=False),
+        config=TrainConfig(max_epochs=4, seed=1, progress=False, threads=1),
     )
     return report.version
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -90,6 +91,8 @@ def train_and_register(
 ) -> TrainingReport:
     """Train on ``profiles``, write the run folder, and register the model version."""
     config = config or training.TrainConfig()
+    if config.threads is None:
+        config = dataclasses.replace(config, threads=settings.resolved_torch_threads)
     encoder = make_encoder(settings)
     progress(f"embedding {len(profiles)} resumes with {encoder.name} (cached by text hash)")
     started = time.perf_counter()
