@@ -164,6 +164,12 @@ def worker(
     name: Annotated[str, typer.Option(help="Node name.")] = "trustq@%h",
 ) -> None:
     """Run a Celery worker that scores queued submissions."""
+    if concurrency is not None:
+        # The pool's processes size their torch threads from this setting; they inherit it.
+        from trustq.config import get_settings
+
+        os.environ["TRUSTQ_WORKER_CONCURRENCY"] = str(concurrency)
+        get_settings.cache_clear()
     settings = _settings()
     from trustq.worker.app import app as celery_app
 
@@ -173,7 +179,7 @@ def worker(
             "--queues",
             queues,
             "--concurrency",
-            str(concurrency or settings.resolved_concurrency),
+            str(settings.resolved_concurrency),
             "--loglevel",
             loglevel,
             "--hostname",

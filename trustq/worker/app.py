@@ -12,7 +12,8 @@ from trustq.tasks.schedule import BEAT_SCHEDULE
 def create_app(settings: Settings) -> Celery:
     app = Celery("trustq", include=["trustq.tasks.scoring", "trustq.tasks.training"])
     broker_url = settings.resolved_broker_url
-    transport_options: dict[str, object] = {}
+    # The embedded SQL broker polls its table; the default of 1 s would idle between messages.
+    transport_options: dict[str, object] = {"polling_interval": 0.1}
     if broker_url.startswith(("redis://", "rediss://")):
         transport_options = {
             # A message taken but not acknowledged (its worker died) goes back on the queue
