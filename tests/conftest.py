@@ -91,7 +91,7 @@ def clean_tables(database: str) -> Iterator[None]:  # noqa: ARG001
     from trustq.db.session import session_scope
 
     with session_scope() as session:
-        session.execute(text("TRUNCATE verdicts, submissions"))
+        session.execute(text("TRUNCATE verdicts, labels, resume_bands, submissions"))
     yield
 
 

@@ -90,17 +90,31 @@ def enqueue(
             "--skip-bad/--all-or-nothing", help="Queue the good lines of a file with bad ones."
         ),
     ] = False,
+    resume_file: Annotated[
+        Path | None,
+        typer.Option(help="A PDF or DOCX resume for a single profile without resume_text."),
+    ] = None,
 ) -> None:
     """Validate profiles, store them, queue them for scoring; prints their submission ids."""
     from trustq.client import default_actor
+    from trustq.services.resume_files import ResumeFileError, check_file
     from trustq.services.submissions import BrokerUnavailable, enqueue, parse_document
 
-    _settings()
+    settings = _settings()
     try:
         text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise _fail(f"cannot read {file}: {exc}") from exc
-    batch = parse_document(text)
+    attached: tuple[str, bytes] | None = None
+    if resume_file is not None:
+        try:
+            attached = (resume_file.name, resume_file.read_bytes())
+            check_file(attached[1], attached[0], settings.max_resume_file_bytes)
+        except OSError as exc:
+            raise _fail(f"cannot read {resume_file}: {exc}") from exc
+        except ResumeFileError as exc:
+            raise _fail(str(exc)) from exc
+    batch = parse_document(text, with_resume_file=attached is not None)
     for bad in batch.bad:
         err.print(f"{file}: {bad}", style="red", highlight=False, markup=False)
     if batch.bad and not skip_bad:
@@ -122,7 +136,12 @@ def enqueue(
                     on_progress=lambda n: progress.advance(task, n),
                 )
         else:
-            results = enqueue(profiles, submitted_by=by or default_actor(), request_id=request_id)
+            results = enqueue(
+                profiles,
+                submitted_by=by or default_actor(),
+                request_id=request_id,
+                resume_file=attached,
+            )
     except BrokerUnavailable as exc:
         raise _fail(str(exc), code=3) from exc
     except Exception as exc:
@@ -237,8 +256,8 @@ def _verdict_table(verdicts: list[VerdictOut]) -> Table:
         "external id",
         "score",
         "risk",
-        "label",
-        "p(risky)",
+        "recommendation",
+        "flags",
         "model",
         "scored at",
     ):
@@ -249,8 +268,8 @@ def _verdict_table(verdicts: list[VerdictOut]) -> Table:
             v.external_id,
             f"{v.trust_score:.1f}",
             f"[{RISK_STYLE.get(v.risk_level, 'white')}]{v.risk_level}[/]",
-            v.label,
-            f"{v.p_risk:.3f}",
+            v.recommendation,
+            ", ".join(sorted({f["code"] for f in v.flags})) or "-",
             v.model_version,
             v.scored_at.strftime("%Y-%m-%d %H:%M:%S"),
         )
@@ -264,6 +283,7 @@ def show_verdict(
 ) -> None:
     """Show the verdict of one submission with its audit fields."""
     from trustq.client import SubmissionFailed, get_verdict, submission_status
+    from trustq.client import labels as labels_of
 
     _settings()
     try:
@@ -289,9 +309,32 @@ def show_verdict(
     table.add_row(
         "trust score", f"[{colour}]{found.trust_score:.1f} / 100  ({found.risk_level} risk)[/]"
     )
-    table.add_row("label", f"{found.label}  (p(risky) = {found.p_risk:.3f})")
+    table.add_row("recommendation", found.recommendation)
+    table.add_row(
+        "model says",
+        f"{found.label}, {found.model_risk_level} risk (p(risky) = {found.p_risk:.3f})",
+    )
+    for hit in found.rule_hits:
+        table.add_row("rule fired", f"{hit['name']}: {hit['action']} ({hit['detail']})")
+    for flag in found.flags:
+        sev = {"high": "red", "medium": "yellow"}.get(flag["severity"], "white")
+        evidence = ", ".join(f"{k}={v}" for k, v in flag.get("evidence", {}).items())
+        table.add_row(
+            f"[{sev}]flag {flag['severity']}[/]",
+            f"{flag['code']}: {flag['message']}"
+            + (f"\n  evidence: {evidence}" if evidence else ""),
+        )
+    if not found.flags:
+        table.add_row("flags", "none")
+    table.add_row("indicators", "")
     for key, value in found.indicators.items():
         table.add_row(f"  {key}", f"{value:.3g}")
+    for entry in labels_of(found.submission_id):
+        table.add_row(
+            "label",
+            f"{entry.label} by {entry.actor} ({entry.source}, "
+            f"{entry.created_at:%Y-%m-%d %H:%M})" + (f": {entry.note}" if entry.note else ""),
+        )
     table.add_row("submission", found.submission_id)
     table.add_row("status", found.status)
     table.add_row("model", found.model_version)
@@ -338,6 +381,69 @@ def list_verdicts(
     err.print(f"{len(found)} verdict(s)")
 
 
+# --- review and labels ------------------------------------------------------------------
+
+
+@app.command()
+def review(
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
+) -> None:
+    """List MEDIUM verdicts awaiting a reviewer's decision, oldest first."""
+    from trustq.client import review_queue
+
+    _settings()
+    found = review_queue(limit=limit)
+    if as_json:
+        for v in found:
+            print(v.model_dump_json())
+        return
+    out.print(_verdict_table(found))
+    err.print(f"{len(found)} verdict(s) await a decision: trustq decide ID --label … --by …")
+
+
+LABEL_VALUES = ("risky", "trustworthy")
+
+
+def _record_label(submission_id: str, value: str, source: str, by: str, note: str | None) -> None:
+    from trustq import client
+
+    try:
+        entry = client.label(submission_id, value, source=source, by=by, note=note)
+    except LookupError as exc:
+        raise _fail(str(exc), code=1) from exc
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
+    err.print(
+        f"recorded: {entry.submission_id} is {entry.label} ({entry.source}, by {entry.actor})"
+    )
+
+
+@app.command()
+def decide(
+    submission_id: Annotated[str, typer.Argument(help="The submission decided on.")],
+    label: Annotated[str, typer.Option("--label", help="risky or trustworthy.")],
+    by: Annotated[str, typer.Option("--by", help="The reviewer's name.")],
+    note: Annotated[str | None, typer.Option("--note", help="Why.")] = None,
+) -> None:
+    """Record a reviewer's decision as a label; earlier labels stay as history."""
+    _settings()
+    _record_label(submission_id, label, "review", by, note)
+
+
+@app.command("label")
+def label_command(
+    submission_id: Annotated[str, typer.Argument(help="The submission labelled.")],
+    value: Annotated[str, typer.Argument(help="risky or trustworthy.")],
+    by: Annotated[str, typer.Option("--by", help="Who gives the label.")],
+    source: Annotated[str, typer.Option(help="review, chargeback, dispute or manual.")] = "manual",
+    note: Annotated[str | None, typer.Option("--note")] = None,
+) -> None:
+    """Label a submission with what became known about it (append-only)."""
+    _settings()
+    _record_label(submission_id, value, source, by, note)
+
+
 # --- models ------------------------------------------------------------------------------
 
 
@@ -366,8 +472,16 @@ def train(
         bool, typer.Option("--serve/--candidate", help="Make it the serving model.")
     ] = True,
     by: Annotated[str | None, typer.Option("--by", help="Recorded as the model's creator.")] = None,
+    ablations: Annotated[
+        bool,
+        typer.Option(
+            "--ablations",
+            help="Also train the network on text, sequence and indicators alone (3 more runs).",
+        ),
+    ] = False,
 ) -> None:
-    """Train the model, write its run folder, and register it (serving by default)."""
+    """Train the model, compare it with baselines, write its run folder, and register it
+    (serving by default)."""
     from trustq.client import default_actor
     from trustq.data.synthetic import REFERENCE_DATE
     from trustq.models.training import TrainConfig
@@ -396,6 +510,8 @@ def train(
         created_by=by or default_actor(),
         serve=serve,
         config=TrainConfig(max_epochs=max_epochs, seed=seed),
+        ablations=ablations,
+        data_description=str(data) if data is not None else f"synthetic, seed {seed}",
         progress=lambda msg: err.print(msg, highlight=False),
     )
     test = report.metrics["test"]
@@ -403,14 +519,82 @@ def train(
         f"model [bold]{report.version}[/] ({report.status}): test ROC-AUC {test['roc_auc']:.3f}, "
         f"accuracy {test['accuracy']:.3f}, log-loss {test['log_loss']:.3f}, ECE {test['ece']:.3f}"
     )
+    for group in ("baselines", "ablations", "candidates"):
+        for name, ref in report.metrics.get(group, {}).items():
+            out.print(
+                f"  {name}: ROC-AUC {ref['test']['roc_auc']:.3f}, ECE {ref['test']['ece']:.3f}",
+                highlight=False,
+            )
     if "ceiling" in report.metrics:
         out.print(
             f"ceiling (p_true as the score): ROC-AUC {report.metrics['ceiling']['roc_auc']:.3f}"
         )
+    timings = report.metrics.get("timings", {})
     out.print(
-        f"encoder {report.encoder_seconds:.1f} s, network {report.network_seconds:.1f} s; "
-        f"artifacts in {report.run_dir}"
+        f"encoder {report.encoder_seconds:.1f} s, network {report.network_seconds:.1f} s, "
+        f"baselines {timings.get('baselines_seconds', 0):.1f} s"
+        + (
+            f", ablations {timings['ablations_seconds']:.1f} s"
+            if "ablations_seconds" in timings
+            else ""
+        )
+        + f"; artifacts in {report.run_dir}"
     )
+
+
+@app.command()
+def evaluate(
+    model: Annotated[str, typer.Option("--model", help="The model version, e.g. v3.")],
+    data: Annotated[Path, typer.Option(help="JSONL of labelled profiles (label, p_true).")],
+    as_of: Annotated[
+        str | None,
+        typer.Option(help="Date the features are computed at (ISO; default today)."),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--out", help="Also write the metrics as JSON here.")
+    ] = None,
+) -> None:
+    """Score a labelled JSONL file with a registered model version and print its metrics."""
+    from trustq.services.evaluation import EvaluationError, evaluate_version
+    from trustq.services.training import TrainingDataError, load_labelled
+
+    settings = _settings()
+    try:
+        day = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
+    except ValueError as exc:
+        raise _fail(f"--as-of {as_of!r} is not an ISO date") from exc
+    try:
+        profiles = load_labelled(data)
+    except (OSError, TrainingDataError) as exc:
+        raise _fail(str(exc)) from exc
+    try:
+        result = evaluate_version(settings, model, profiles, day)
+    except EvaluationError as exc:
+        raise _fail(str(exc), code=1) from exc
+    if output is not None:
+        output.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    table = Table(title=f"model {model} on {data} ({result['n']} profiles)")
+    for column in ("scorer", "ROC-AUC", "PR-AUC", "accuracy", "log-loss", "Brier", "ECE"):
+        table.add_column(column)
+    rows = [("model", result["metrics"])]
+    if "ceiling" in result:
+        rows.append(("ceiling (p_true)", result["ceiling"]))
+    for name, m in rows:
+        table.add_row(
+            name,
+            *(
+                "–" if m[key] is None else f"{m[key]:.3f}"
+                for key in ("roc_auc", "pr_auc", "accuracy", "log_loss", "brier", "ece")
+            ),
+        )
+    out.print(table)
+    matrix = result["metrics"]["confusion_matrix"]
+    out.print(
+        f"confusion (rows true, columns predicted; trustworthy, risky): {matrix}",
+        highlight=False,
+    )
+    if output is not None:
+        err.print(f"wrote {output}")
 
 
 @app.command()

@@ -18,8 +18,8 @@ from typing import Any
 from trustq.db import repo
 from trustq.db.repo import VerdictRow
 from trustq.db.session import session_scope
-from trustq.db.tables import SubmissionStatus
-from trustq.schemas import Profile, VerdictOut
+from trustq.db.tables import Label, LabelSource, LabelValue, SubmissionStatus
+from trustq.schemas import LabelOut, Profile, VerdictOut
 from trustq.services import submissions
 from trustq.services.submissions import Enqueued
 
@@ -47,13 +47,23 @@ def enqueue(
     *,
     submitted_by: str | None = None,
     request_id: str | None = None,
+    resume_file: tuple[str, bytes] | None = None,
 ) -> uuid.UUID:
     """Validate, store and queue one profile; returns its submission id.
 
-    Raises pydantic.ValidationError for an invalid profile (nothing stored) and
-    BrokerUnavailable when the queue is unreachable (nothing stored).
+    ``resume_file`` is (file name, bytes) of a PDF or DOCX sent instead of resume_text.
+    Raises pydantic.ValidationError for an invalid profile and ResumeFileError for an
+    unacceptable file (nothing stored), BrokerUnavailable when the queue is unreachable
+    (nothing stored).
     """
-    [result] = enqueue_many([profile], submitted_by=submitted_by, request_id=request_id)
+    if not isinstance(profile, Profile):
+        profile = submissions.parse_profile(profile, with_resume_file=resume_file is not None)
+    [result] = submissions.enqueue(
+        [profile],
+        submitted_by=submitted_by or default_actor(),
+        request_id=request_id,
+        resume_file=resume_file,
+    )
     return result.id
 
 
@@ -79,7 +89,11 @@ def to_out(row: VerdictRow) -> VerdictOut:
         p_risk=v.p_risk,
         trust_score=v.trust_score,
         risk_level=v.risk_level,
+        model_risk_level=v.model_risk_level,
+        recommendation=v.recommendation,
         label=v.label,
+        flags=v.flags,
+        rule_hits=v.rule_hits,
         indicators=v.indicators,
         model_version=v.model_version,
         encoder_name=v.encoder_name,
@@ -158,3 +172,63 @@ def list_verdicts(
             limit=limit,
         )
         return [to_out(r) for r in rows]
+
+
+def _label_out(row: Label) -> LabelOut:
+    return LabelOut(
+        id=row.id,
+        submission_id=str(row.submission_id),
+        label=row.label,
+        source=row.source,
+        actor=row.actor,
+        note=row.note,
+        created_at=row.created_at,
+    )
+
+
+def label(
+    submission_id: uuid.UUID | str,
+    value: str,
+    *,
+    source: str = "manual",
+    by: str,
+    note: str | None = None,
+) -> LabelOut:
+    """Record what is known about a submission (append-only; the newest label counts)."""
+    if value not in {v.value for v in LabelValue}:
+        raise ValueError(f"label must be risky or trustworthy, not {value!r}")
+    if source not in {v.value for v in LabelSource}:
+        raise ValueError(
+            f"source must be one of {', '.join(v.value for v in LabelSource)}, not {source!r}"
+        )
+    if not by.strip():
+        raise ValueError("a label needs the name of who gives it")
+    with session_scope() as session:
+        row = repo.add_label(
+            session,
+            submission_id=_as_uuid(submission_id),
+            label=value,
+            source=source,
+            actor=by,
+            note=note,
+        )
+        return _label_out(row)
+
+
+def decide(
+    submission_id: uuid.UUID | str, value: str, *, by: str, note: str | None = None
+) -> LabelOut:
+    """A reviewer's decision on a submission: a label with source ``review``."""
+    return label(submission_id, value, source="review", by=by, note=note)
+
+
+def labels(submission_id: uuid.UUID | str) -> list[LabelOut]:
+    """Every label of a submission, newest (the current one) first."""
+    with session_scope() as session:
+        return [_label_out(r) for r in repo.labels_of(session, _as_uuid(submission_id))]
+
+
+def review_queue(*, limit: int = 100) -> list[VerdictOut]:
+    """MEDIUM verdicts awaiting a reviewer's decision, oldest first."""
+    with session_scope() as session:
+        return [to_out(r) for r in repo.review_queue(session, limit=limit)]

@@ -51,6 +51,13 @@ class Settings(BaseSettings):
     low_risk_min_score: float = Field(default=80.0, ge=0, le=100)
     medium_risk_min_score: float = Field(default=55.0, ge=0, le=100)
 
+    rules_path: Path | None = Field(
+        default=None,
+        description="YAML rules applied after the model; the packaged default if unset.",
+    )
+    max_resume_file_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    near_duplicate_threshold: float = Field(default=0.8, gt=0, le=1)
+
     runs_dir: Path | None = Field(
         default=None, description="Training run folders; data_dir/runs if unset."
     )

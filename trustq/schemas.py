@@ -13,6 +13,8 @@ from pydantic import (
     Field,
     StrictBool,
     StringConstraints,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 
@@ -116,7 +118,11 @@ class Profile(BaseModel):
 
     external_id: _text(1, 200)
     idempotency_key: _text(1, 200) | None = None
-    resume_text: _text(1, MAX_RESUME_CHARS)
+    resume_text: _text(1, MAX_RESUME_CHARS) | None = Field(
+        default=None,
+        validate_default=True,
+        description="Required, unless a PDF or DOCX resume file is sent with the profile.",
+    )
     experience_level: ExperienceLevel
     claimed_years_experience: Annotated[float, Field(ge=0, le=80, allow_inf_nan=False)] | None = (
         None
@@ -125,11 +131,25 @@ class Profile(BaseModel):
     links: Links = Links()
     projects: Annotated[list[Project], Field(max_length=MAX_PROJECTS)] = []
 
-    @model_validator(mode="after")
-    def _resume_has_text(self) -> Profile:
-        if not self.resume_text.strip():
-            raise ValueError("resume_text must contain more than whitespace")
-        return self
+    @field_validator("resume_text")
+    @classmethod
+    def _resume_has_text(cls, value: str | None, info: ValidationInfo) -> str | None:
+        with_file = bool((info.context or {}).get("resume_file"))
+        if value is None:
+            if not with_file:
+                raise ValueError("required unless a resume file is attached")
+        elif with_file:
+            raise ValueError("send resume_text or a resume file, not both")
+        elif not value.strip():
+            raise ValueError("must contain more than whitespace")
+        return value
+
+    @property
+    def text(self) -> str:
+        """The resume text; a profile waiting for its file's text has none yet."""
+        if self.resume_text is None:
+            raise ValueError(f"profile {self.external_id} has no resume text yet")
+        return self.resume_text
 
     def projects_in_time_order(self) -> list[Project]:
         """Projects sorted by start date (then end), the order the sequence model reads."""
@@ -173,7 +193,11 @@ class VerdictOut(BaseModel):
     p_risk: float
     trust_score: float
     risk_level: str
+    model_risk_level: str
+    recommendation: str
     label: str
+    flags: list[dict[str, Any]]
+    rule_hits: list[dict[str, Any]]
     indicators: dict[str, float]
     model_version: str
     encoder_name: str
@@ -185,3 +209,15 @@ class VerdictOut(BaseModel):
     request_id: str | None
     submitted_at: dt.datetime
     scored_at: dt.datetime
+
+
+class LabelOut(BaseModel):
+    """One label of a submission, as stored (append-only)."""
+
+    id: int
+    submission_id: str
+    label: str
+    source: str
+    actor: str
+    note: str | None
+    created_at: dt.datetime

@@ -13,7 +13,14 @@ from trustq.db.tables import Base
 
 pytestmark = pytest.mark.db
 
-TABLES = {"submissions", "verdicts", "model_versions", "embeddings"}
+TABLES = {
+    "submissions",
+    "verdicts",
+    "model_versions",
+    "embeddings",
+    "labels",
+    "resume_bands",
+}
 
 
 def test_exactly_one_head() -> None:

@@ -28,10 +28,15 @@ from trustq.models.indicators import INDICATOR_NAMES, compute_indicators
 from trustq.models.network import TrustNet
 from trustq.models.scorer import Scorer
 from trustq.models.training import (
+    Calibration,
     TrainConfig,
     build_dataset,
+    expected_calibration_error,
+    fit_calibration,
+    fit_platt,
     fit_temperature,
     metrics,
+    predict_logits,
     predict_proba,
     stratified_split,
     train,
@@ -454,6 +459,96 @@ def test_temperature_scaling_tames_overconfident_logits() -> None:
     assert 3.0 < t < 5.0
     assert _nll(overconfident / t, labels) < _nll(overconfident, labels) - 0.1
     assert 0.8 < fit_temperature(true_logits, labels) < 1.25
+
+
+def _drawn(true_logits: np.ndarray, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (rng.random(len(true_logits)) < 1 / (1 + np.exp(-true_logits))).astype(int)
+
+
+def test_platt_scaling_recovers_a_slope_and_an_offset() -> None:
+    true_logits = np.random.default_rng(1).normal(0, 2.0, 6000)
+    labels = _drawn(true_logits, 2)
+    # The network's logits are over-confident and shifted: true = 0.5 * z - 1.
+    z = (true_logits + 1.0) / 0.5
+    a, b = fit_platt(z, labels)
+    assert a == pytest.approx(0.5, abs=0.05) and b == pytest.approx(-1.0, abs=0.1)
+    assert fit_platt(z, np.ones_like(labels)) == (1.0, 0.0)
+
+
+def test_calibration_picks_platt_when_an_offset_is_needed_and_fixes_the_ece() -> None:
+    true_logits = np.random.default_rng(3).normal(0, 2.0, 4000)
+    val_labels, test_labels = _drawn(true_logits, 4), _drawn(true_logits, 5)
+    z = (true_logits + 1.5) * 3.0
+    temperature = Calibration.from_temperature(fit_temperature(z, val_labels))
+    chosen = fit_calibration(z, val_labels)
+    assert chosen.method == "platt"
+    assert _nll(chosen.logits(z), val_labels) < _nll(temperature.logits(z), val_labels) - 0.05
+    # A temperature alone cannot remove the shift; the offset can.
+    assert expected_calibration_error(test_labels, temperature.proba(z)) > 0.1
+    assert expected_calibration_error(test_labels, chosen.proba(z)) < 0.03
+
+
+def test_calibration_keeps_the_temperature_when_platt_would_invert_the_ranking() -> None:
+    true_logits = np.random.default_rng(6).normal(0, 2.0, 2000)
+    labels = _drawn(true_logits, 7)
+    assert fit_platt(-true_logits, labels)[0] < 0
+    chosen = fit_calibration(-true_logits, labels)
+    assert chosen.method == "temperature" and chosen.b == 0.0 and chosen.a > 0
+
+
+def test_calibration_meta_round_trip_and_old_artifacts() -> None:
+    platt = Calibration("platt", 0.7, -0.2)
+    assert Calibration.from_meta({"temperature": 3.0, "calibration": platt.to_meta()}) == platt
+    old = Calibration.from_meta({"temperature": 2.0})
+    assert old.method == "temperature" and old.a == 0.5 and old.b == 0.0
+    np.testing.assert_allclose(old.proba([2.0, -4.0]), 1 / (1 + np.exp(-np.array([1.0, -2.0]))))
+    for bad in (
+        {},
+        {"temperature": 0.0},
+        {"temperature": True},
+        {"calibration": {"method": "isotonic", "a": 1.0, "b": 0.0}},
+        {"calibration": {"method": "platt", "a": -1.0, "b": 0.0}},
+        {"calibration": {"method": "platt", "a": float("nan"), "b": 0.0}},
+        {"calibration": {"method": "platt", "a": "1", "b": 0.0}},
+        {"calibration": {"method": "temperature", "a": 1.0, "b": 0.5}},
+    ):
+        with pytest.raises(ValueError):
+            Calibration.from_meta(bad)
+
+
+def test_scorer_applies_the_recorded_platt_calibration(resume_embeddings: np.ndarray) -> None:
+    torch.manual_seed(0)
+    net = TrustNet(384, len(STEP_FEATURES), hidden=(32, 16)).eval()
+    platt = Calibration("platt", 0.6, 0.4)
+    data = serialise(net, {**_meta(temperature=2.0), "calibration": platt.to_meta()})
+    model, meta = deserialise(data, sha256_hex(data))
+    scorer = Scorer(model, meta, version="test")
+    assert scorer.calibration == platt
+    profiles = _some_profiles(len(RESUMES))
+    ds = build_dataset(profiles, [0] * len(profiles), resume_embeddings, AS_OF)
+    logits = predict_logits(net, ds)
+    got = [s.p_risk for s in scorer.score(profiles, resume_embeddings, AS_OF)]
+    np.testing.assert_allclose(got, 1 / (1 + np.exp(-(0.6 * logits + 0.4))), atol=1e-6)
+    np.testing.assert_allclose(got, predict_proba(net, platt, ds), atol=1e-6)
+
+    bad = serialise(net, {**_meta(), "calibration": {"method": "platt", "a": 0.0, "b": 0.0}})
+    with pytest.raises(ValueError, match="calibration"):
+        Scorer(*deserialise(bad, sha256_hex(bad)), version="bad")
+
+
+def test_training_records_the_chosen_calibration(resume_embeddings: np.ndarray) -> None:
+    profiles, labels = _disputed_run_profiles(160, seed=4)
+    emb = np.stack([resume_embeddings[RESUMES.index(p.resume_text)] for p in profiles])
+    ds = build_dataset(profiles, labels, emb, AS_OF)
+    train_idx, val_idx, _ = stratified_split(ds.labels, seed=0)
+    cfg = TrainConfig(max_epochs=2, hidden=(16,), progress=False, seed=0)
+    result = train(ds, train_idx, val_idx, cfg)
+    np.testing.assert_allclose(result.val_logits, predict_logits(result.model, ds, val_idx))
+    assert result.calibration == fit_calibration(result.val_logits, ds.labels[val_idx])
+    assert result.temperature == pytest.approx(
+        fit_temperature(result.val_logits, ds.labels[val_idx])
+    )
 
 
 def test_metrics_agree_with_sklearn() -> None:

@@ -26,7 +26,7 @@ def test_a_good_profile_validates_and_keeps_time_order() -> None:
     ("change", "expected"),
     [
         ({"resume_text": ""}, "resume_text: String should have at least 1 character"),
-        ({"resume_text": "   \n "}, "resume_text must contain more than whitespace"),
+        ({"resume_text": "   \n "}, "resume_text: Value error, must contain more than whitespace"),
         ({"resume_text": "x" * 100_001}, "resume_text: String should have at most 100000"),
         ({"resume_text": "nul \x00 inside"}, "resume_text: Value error, must not contain the NUL"),
         ({"experience_level": "guru"}, "experience_level: Input should be 'entry', 'mid'"),
@@ -82,12 +82,24 @@ def test_each_rule_is_refused_with_the_field_named(change: dict, expected: str) 
 
 def test_missing_required_fields_are_all_named() -> None:
     lines = errors_of({"external_id": "a"})
-    assert any(line.startswith("resume_text: Field required") for line in lines)
+    assert any(
+        line.startswith("resume_text: Value error, required unless a resume") for line in lines
+    )
     assert any(line.startswith("experience_level: Field required") for line in lines)
 
 
 def test_published_json_schema_forbids_extra_fields() -> None:
     schema = profile_json_schema()
     assert schema["additionalProperties"] is False
-    assert set(schema["required"]) == {"external_id", "resume_text", "experience_level"}
+    assert set(schema["required"]) == {"external_id", "experience_level"}
+    assert "resume file" in schema["properties"]["resume_text"]["description"]
     assert schema["$defs"]["Project"]["additionalProperties"] is False
+
+
+def test_a_resume_file_replaces_resume_text() -> None:
+    data = profile()
+    del data["resume_text"]
+    assert Profile.model_validate(data, context={"resume_file": True}).resume_text is None
+    both = profile()
+    with pytest.raises(ValidationError, match="not both"):
+        Profile.model_validate(both, context={"resume_file": True})

@@ -17,8 +17,10 @@ from sqlalchemy.orm import Session
 
 from trustq.db.tables import (
     Embedding,
+    Label,
     ModelStatus,
     ModelVersion,
+    ResumeBand,
     Submission,
     SubmissionStatus,
     Verdict,
@@ -43,6 +45,7 @@ def add_submission(
     resume_sha256: str,
     submitted_by: str,
     request_id: str | None,
+    resume_file: tuple[str, bytes] | None = None,
 ) -> tuple[Submission, bool]:
     """Insert a queued submission; with a known idempotency key return the existing one.
 
@@ -64,6 +67,8 @@ def add_submission(
         attempts=0,
         submitted_by=submitted_by,
         request_id=request_id,
+        resume_filename=resume_file[0] if resume_file else None,
+        resume_file=resume_file[1] if resume_file else None,
     )
     try:
         with session.begin_nested():
@@ -103,6 +108,28 @@ def claim_submission(session: Session, submission_id: uuid.UUID) -> Submission |
     return row
 
 
+def resume_file_of(session: Session, submission_id: uuid.UUID) -> tuple[str, bytes] | None:
+    row = session.execute(
+        select(Submission.resume_filename, Submission.resume_file).where(
+            Submission.id == submission_id
+        )
+    ).first()
+    if row is None or row[1] is None:
+        return None
+    return row[0] or "resume", row[1]
+
+
+def set_extracted_resume(
+    session: Session, submission_id: uuid.UUID, payload: dict[str, Any], resume_sha256: str
+) -> None:
+    """Keep the text a worker extracted from the resume file with the submission."""
+    session.execute(
+        update(Submission)
+        .where(Submission.id == submission_id)
+        .values(payload=payload, resume_sha256=resume_sha256)
+    )
+
+
 def mark_failed(session: Session, submission_id: uuid.UUID, error: str) -> None:
     session.execute(
         update(Submission)
@@ -114,6 +141,58 @@ def mark_failed(session: Session, submission_id: uuid.UUID, error: str) -> None:
 def submission_counts(session: Session) -> dict[str, int]:
     rows = session.execute(select(Submission.status, func.count()).group_by(Submission.status))
     return {status: count for status, count in rows}
+
+
+@dataclass(frozen=True)
+class ResumeMatch:
+    submission_id: uuid.UUID
+    external_id: str
+    minhash: bytes | None
+    exact: bool
+
+
+def resume_matches(
+    session: Session,
+    *,
+    submission_id: uuid.UUID,
+    external_id: str,
+    resume_sha256: str,
+    bands: Sequence[str],
+    limit: int = 50,
+) -> list[ResumeMatch]:
+    """Other freelancers' submissions with the same resume text or a shared MinHash band."""
+    others = (Submission.id != submission_id, Submission.external_id != external_id)
+    found: dict[uuid.UUID, ResumeMatch] = {}
+    for sid, ext in session.execute(
+        select(Submission.id, Submission.external_id)
+        .where(Submission.resume_sha256 == resume_sha256, *others)
+        .limit(limit)
+    ):
+        found[sid] = ResumeMatch(sid, ext, None, True)
+    if bands:
+        rows = session.execute(
+            select(Submission.id, Submission.external_id, Submission.resume_minhash)
+            .join(ResumeBand, ResumeBand.submission_id == Submission.id)
+            .where(ResumeBand.band.in_(list(bands)), *others)
+            .distinct()
+            .limit(limit)
+        )
+        for sid, ext, minhash in rows:
+            found.setdefault(sid, ResumeMatch(sid, ext, minhash, False))
+    return list(found.values())
+
+
+def store_resume_signature(
+    session: Session, submission_id: uuid.UUID, minhash: bytes, bands: Sequence[str]
+) -> None:
+    session.execute(
+        update(Submission).where(Submission.id == submission_id).values(resume_minhash=minhash)
+    )
+    if bands:
+        stmt = _insert(session, ResumeBand).values(
+            [{"band": b, "submission_id": submission_id} for b in set(bands)]
+        )
+        session.execute(stmt.on_conflict_do_nothing())
 
 
 # --- verdicts ----------------------------------------------------------------------------
@@ -176,6 +255,50 @@ def find_verdicts(
         stmt = stmt.where(Verdict.created_at < until)
     stmt = stmt.order_by(Verdict.created_at.desc(), Verdict.id.desc()).limit(limit)
     return [VerdictRow(v, s) for v, s in session.execute(stmt)]
+
+
+def review_queue(session: Session, *, limit: int = 100) -> list[VerdictRow]:
+    """MEDIUM verdicts whose submission has no label yet, oldest first."""
+    undecided = ~select(Label.id).where(Label.submission_id == Verdict.submission_id).exists()
+    stmt = (
+        _verdict_query()
+        .where(Verdict.risk_level == "MEDIUM", undecided)
+        .order_by(Verdict.created_at.asc(), Verdict.id.asc())
+        .limit(limit)
+    )
+    return [VerdictRow(v, s) for v, s in session.execute(stmt)]
+
+
+# --- labels ------------------------------------------------------------------------------
+
+
+def add_label(
+    session: Session,
+    *,
+    submission_id: uuid.UUID,
+    label: str,
+    source: str,
+    actor: str,
+    note: str | None,
+) -> Label:
+    """Append a label; LookupError for an unknown submission. Earlier labels stay."""
+    if session.get(Submission, submission_id) is None:
+        raise LookupError(f"no submission {submission_id}")
+    row = Label(submission_id=submission_id, label=label, source=source, actor=actor, note=note)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def labels_of(session: Session, submission_id: uuid.UUID) -> list[Label]:
+    """Every label of a submission, newest (the current one) first."""
+    return list(
+        session.scalars(
+            select(Label)
+            .where(Label.submission_id == submission_id)
+            .order_by(Label.created_at.desc(), Label.id.desc())
+        )
+    )
 
 
 # --- model versions ----------------------------------------------------------------------

@@ -108,6 +108,56 @@ class Submission(Base):
     request_id: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # A PDF or DOCX sent instead of resume_text; the worker extracts the text into the payload.
+    resume_file: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    resume_filename: Mapped[str | None] = mapped_column(String(300))
+    resume_minhash: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+
+
+class ResumeBand(Base):
+    """MinHash LSH band keys: near-duplicate resumes share a key, found by an index lookup."""
+
+    __tablename__ = "resume_bands"
+
+    band: Mapped[str] = mapped_column(String(64), primary_key=True)
+    submission_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("submissions.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class LabelValue(StrEnum):
+    risky = "risky"
+    trustworthy = "trustworthy"
+
+
+class LabelSource(StrEnum):
+    review = "review"
+    chargeback = "chargeback"
+    dispute = "dispute"
+    manual = "manual"
+
+
+class Label(Base):
+    """What people learned about a submission; append-only, the newest is the current one."""
+
+    __tablename__ = "labels"
+    __table_args__ = (
+        CheckConstraint("label IN ('risky', 'trustworthy')", name="label_known"),
+        CheckConstraint(
+            "source IN ('review', 'chargeback', 'dispute', 'manual')", name="source_known"
+        ),
+        Index("ix_labels_submission_created", "submission_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    submission_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("submissions.id", ondelete="CASCADE")
+    )
+    label: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class ModelVersion(Base):
@@ -162,6 +212,11 @@ class Verdict(Base):
     latency_ms: Mapped[float] = mapped_column(Float)
     worker_host: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # The model's risk level before rules acted; risk_level is the final one.
+    model_risk_level: Mapped[str] = mapped_column(String(16))
+    recommendation: Mapped[str] = mapped_column(String(16))
+    flags: Mapped[list[dict[str, Any]]] = mapped_column(JSONDoc, default=list)
+    rule_hits: Mapped[list[dict[str, Any]]] = mapped_column(JSONDoc, default=list)
 
 
 class Embedding(Base):

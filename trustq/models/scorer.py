@@ -9,11 +9,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy.special import expit
 
 from trustq.models.features import MAX_STEPS, STEP_FEATURES, project_steps
 from trustq.models.indicators import INDICATOR_NAMES, compute_indicators, normalise_indicators
 from trustq.models.network import TrustNet
+from trustq.models.training import Calibration
 from trustq.schemas import Profile
 
 
@@ -37,13 +37,13 @@ class Scorer:
             raise ValueError(f"model {version} was trained on other indicators")
         if meta.get("max_steps", MAX_STEPS) != MAX_STEPS:
             raise ValueError(f"model {version} was trained on another sequence length")
-        temperature = meta.get("temperature")
-        if not isinstance(temperature, int | float) or not temperature > 0:
-            raise ValueError(f"model {version} has no valid temperature")
+        try:
+            self.calibration = Calibration.from_meta(meta)
+        except ValueError as exc:
+            raise ValueError(f"model {version} has no valid calibration: {exc}") from exc
         self.model = model.eval()
         self.meta = meta
         self.version = version
-        self.temperature = float(temperature)
         self.embed_dim = int(meta.get("net", {}).get("embed_dim", model.embed_dim))
         if self.embed_dim != model.embed_dim:
             raise ValueError(f"model {version}: metadata and network disagree on embedding size")
@@ -80,5 +80,5 @@ class Scorer:
                 torch.from_numpy(lengths),
                 torch.from_numpy(indicators),
             )
-        probs = expit(logits.double().numpy() / self.temperature)
+        probs = self.calibration.proba(logits.double().numpy())
         return [Score(p_risk=float(pi), indicators=r) for pi, r in zip(probs, raw, strict=True)]

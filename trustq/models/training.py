@@ -9,10 +9,11 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
-from scipy.optimize import minimize_scalar
+from scipy.optimize import minimize, minimize_scalar
 from scipy.special import expit
 from sklearn.metrics import (
     average_precision_score,
@@ -36,6 +37,7 @@ ECE_BINS = 15
 # yet each epoch still mixes rows differently.
 BUCKET_BATCHES = 50
 TEMPERATURE_BOUNDS = (0.05, 20.0)
+CALIBRATION_METHODS = ("temperature", "platt")
 
 
 @dataclass
@@ -127,12 +129,76 @@ class TrainConfig:
     threads: int | None = None
 
 
+@dataclass(frozen=True)
+class Calibration:
+    """Maps a logit z to P(risky) = sigmoid(a * z + b).
+
+    Temperature scaling is the special case a = 1 / T, b = 0; Platt scaling fits both.
+    """
+
+    method: str = "temperature"
+    a: float = 1.0
+    b: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.method not in CALIBRATION_METHODS:
+            raise ValueError(f"unknown calibration method {self.method!r}")
+        if not (math.isfinite(self.a) and math.isfinite(self.b)):
+            raise ValueError("calibration a and b must be finite")
+        # A non-positive slope would flip or flatten the model's ranking.
+        if self.a <= 0:
+            raise ValueError("calibration slope a must be positive")
+        if self.method == "temperature" and self.b != 0:
+            raise ValueError("temperature scaling has no offset b")
+
+    @classmethod
+    def from_temperature(cls, temperature: float) -> Calibration:
+        return cls("temperature", 1.0 / float(temperature), 0.0)
+
+    @classmethod
+    def from_meta(cls, meta: dict[str, Any]) -> Calibration:
+        """The calibration recorded in artifact metadata; older artifacts hold only a
+        ``temperature``."""
+        recorded = meta.get("calibration")
+        if recorded is None:
+            temperature = meta.get("temperature")
+            if isinstance(temperature, bool) or not isinstance(temperature, int | float):
+                raise ValueError("no calibration and no temperature")
+            if not (math.isfinite(temperature) and temperature > 0):
+                raise ValueError(f"temperature {temperature!r} is not a positive number")
+            return cls.from_temperature(temperature)
+        if not isinstance(recorded, dict):
+            raise ValueError("calibration must be an object")
+        a, b = recorded.get("a"), recorded.get("b")
+        for value in (a, b):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError("calibration a and b must be numbers")
+        return cls(str(recorded.get("method")), float(a), float(b))
+
+    @property
+    def temperature(self) -> float:
+        """The temperature with the same slope (what older readers of an artifact use)."""
+        return 1.0 / self.a
+
+    def to_meta(self) -> dict[str, Any]:
+        return {"method": self.method, "a": self.a, "b": self.b}
+
+    def logits(self, logits: np.ndarray | Sequence[float]) -> np.ndarray:
+        return self.a * np.asarray(logits, dtype=np.float64) + self.b
+
+    def proba(self, logits: np.ndarray | Sequence[float]) -> np.ndarray:
+        return expit(self.logits(logits))
+
+
 @dataclass
 class TrainResult:
     """The best model (eval mode), its calibration and how training went."""
 
     model: TrustNet
     temperature: float
+    calibration: Calibration = field(default_factory=Calibration)
+    # Uncalibrated validation logits of the best model: what the calibration was fitted on.
+    val_logits: np.ndarray = field(default_factory=lambda: np.zeros(0))
     history: list[dict[str, float]] = field(default_factory=list)
     best_epoch: int = 0
     seconds: float = 0.0
@@ -202,7 +268,8 @@ def _logits(model: TrustNet, data: _Tensors, idx: np.ndarray, batch_size: int) -
     return out
 
 
-def _nll(logits: np.ndarray, labels: np.ndarray) -> float:
+def logit_nll(logits: np.ndarray, labels: np.ndarray) -> float:
+    """Mean binary cross-entropy of sigmoid(``logits``) against ``labels``."""
     z = np.asarray(logits, dtype=np.float64)
     y = np.asarray(labels, dtype=np.float64)
     # log(1 + e^z) - y*z, written to stay finite for large |z|.
@@ -219,20 +286,64 @@ def fit_temperature(
         return 1.0
     lo, hi = (math.log(b) for b in TEMPERATURE_BOUNDS)
     result = minimize_scalar(
-        lambda log_t: _nll(z / math.exp(log_t), y),
+        lambda log_t: logit_nll(z / math.exp(log_t), y),
         bounds=(lo, hi),
         method="bounded",
         options={"xatol": 1e-4},
     )
     best = math.exp(float(result.x))
     # Never return something worse than leaving the logits alone.
-    return best if _nll(z / best, y) <= _nll(z, y) else 1.0
+    return best if logit_nll(z / best, y) <= logit_nll(z, y) else 1.0
+
+
+def fit_platt(
+    logits: np.ndarray | Sequence[float], labels: np.ndarray | Sequence[int]
+) -> tuple[float, float]:
+    """The (a, b) minimising the NLL of sigmoid(a * logits + b) on ``labels``."""
+    z = np.asarray(logits, dtype=np.float64)
+    y = np.asarray(labels, dtype=np.float64)
+    if z.size == 0 or len(np.unique(y)) < 2:
+        return 1.0, 0.0
+
+    def loss_and_grad(params: np.ndarray) -> tuple[float, np.ndarray]:
+        a, b = params
+        s = a * z + b
+        residual = expit(s) - y
+        return logit_nll(s, y), np.array([np.mean(residual * z), np.mean(residual)])
+
+    result = minimize(loss_and_grad, np.array([1.0, 0.0]), jac=True, method="L-BFGS-B")
+    a, b = (float(v) for v in result.x)
+    if not (math.isfinite(a) and math.isfinite(b)) or logit_nll(a * z + b, y) > logit_nll(z, y):
+        return 1.0, 0.0
+    return a, b
+
+
+def fit_calibration(
+    logits: np.ndarray | Sequence[float], labels: np.ndarray | Sequence[int]
+) -> Calibration:
+    """Temperature or Platt scaling, whichever gives the lower NLL on (``logits``, ``labels``).
+
+    Platt's family contains temperature scaling, so it wins whenever the offset b helps at
+    all; temperature is kept when it does not, or when Platt's slope is not positive.
+    """
+    z = np.asarray(logits, dtype=np.float64)
+    y = np.asarray(labels, dtype=np.float64)
+    temperature = Calibration.from_temperature(fit_temperature(z, y))
+    a, b = fit_platt(z, y)
+    if a <= 0:
+        return temperature
+    platt = Calibration("platt", a, b)
+    return (
+        platt
+        if logit_nll(platt.logits(z), y) < logit_nll(temperature.logits(z), y)
+        else temperature
+    )
 
 
 def train(
     ds: Dataset, train_idx: np.ndarray, val_idx: np.ndarray, cfg: TrainConfig | None = None
 ) -> TrainResult:
-    """Train on ``train_idx`` with early stopping on ``val_idx``, then fit the temperature."""
+    """Train on ``train_idx`` with early stopping on ``val_idx``, then calibrate on ``val_idx``."""
     cfg = cfg or TrainConfig()
     train_idx = np.asarray(train_idx, dtype=np.int64)
     val_idx = np.asarray(val_idx, dtype=np.int64)
@@ -299,7 +410,7 @@ def _train(
                 correct += int(((logits.detach() > 0).float() == y).sum())
 
             val_logits = _logits(model, data, val_idx, 256)
-            val_loss = _nll(val_logits, val_labels)
+            val_loss = logit_nll(val_logits, val_labels)
             val_acc = float(np.mean((val_logits > 0) == (val_labels == 1)))
             lr = optimiser.param_groups[0]["lr"]
             history.append(
@@ -326,10 +437,13 @@ def _train(
 
     model.load_state_dict(best_state)
     model.eval()
-    temperature = fit_temperature(_logits(model, data, val_idx, 256), val_labels)
+    val_logits = _logits(model, data, val_idx, 256)
+    calibration = fit_calibration(val_logits, val_labels)
     return TrainResult(
         model=model,
-        temperature=temperature,
+        temperature=fit_temperature(val_logits, val_labels),
+        calibration=calibration,
+        val_logits=val_logits,
         history=history,
         best_epoch=best_epoch,
         seconds=time.perf_counter() - started,
@@ -348,13 +462,18 @@ def predict_logits(
 
 def predict_proba(
     model: TrustNet,
-    temperature: float,
+    calibration: Calibration | float,
     ds: Dataset,
     idx: np.ndarray | None = None,
     batch_size: int = 256,
 ) -> np.ndarray:
-    """Calibrated P(risky) for the rows ``idx`` (all rows when None)."""
-    return expit(predict_logits(model, ds, idx, batch_size) / temperature)
+    """Calibrated P(risky) for the rows ``idx`` (all rows when None).
+
+    ``calibration`` is a :class:`Calibration` or a bare temperature.
+    """
+    if not isinstance(calibration, Calibration):
+        calibration = Calibration.from_temperature(calibration)
+    return calibration.proba(predict_logits(model, ds, idx, batch_size))
 
 
 def expected_calibration_error(

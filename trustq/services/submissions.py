@@ -11,9 +11,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from trustq.config import get_settings
 from trustq.db import repo
 from trustq.db.session import session_scope
 from trustq.schemas import Profile, describe_errors
+from trustq.services.resume_files import check_file
 from trustq.tasks import names
 
 
@@ -46,12 +48,12 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def parse_profile(data: Any) -> Profile:
+def parse_profile(data: Any, *, with_resume_file: bool = False) -> Profile:
     """Validate one profile; raises pydantic's ValidationError naming field and rule."""
-    return Profile.model_validate(data)
+    return Profile.model_validate(data, context={"resume_file": with_resume_file})
 
 
-def parse_document(text: str) -> ParsedBatch:
+def parse_document(text: str, *, with_resume_file: bool = False) -> ParsedBatch:
     """Parse a JSON profile or a JSONL file of profiles, collecting every bad line."""
     batch = ParsedBatch()
     stripped = text.strip()
@@ -63,7 +65,10 @@ def parse_document(text: str) -> ParsedBatch:
     except json.JSONDecodeError:
         whole = None
     if isinstance(whole, dict):
-        _parse_one(batch, 1, whole)
+        _parse_one(batch, 1, whole, with_resume_file)
+        return batch
+    if with_resume_file:
+        batch.bad.append(BadLine(1, ["a resume file goes with exactly one JSON profile"]))
         return batch
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -79,12 +84,12 @@ def parse_document(text: str) -> ParsedBatch:
     return batch
 
 
-def _parse_one(batch: ParsedBatch, number: int, data: Any) -> None:
+def _parse_one(batch: ParsedBatch, number: int, data: Any, with_resume_file: bool = False) -> None:
     if not isinstance(data, dict):
         batch.bad.append(BadLine(number, [f"expected a JSON object, got {type(data).__name__}"]))
         return
     try:
-        batch.profiles.append((number, parse_profile(data)))
+        batch.profiles.append((number, parse_profile(data, with_resume_file=with_resume_file)))
     except ValidationError as exc:
         batch.bad.append(BadLine(number, describe_errors(exc)))
 
@@ -111,14 +116,23 @@ def enqueue(
     request_id: str | None = None,
     chunk_size: int = 200,
     on_progress: Callable[[int], None] | None = None,
+    resume_file: tuple[str, bytes] | None = None,
 ) -> list[Enqueued]:
     """Store each profile and queue its id; returns one result per profile, in order.
+
+    ``resume_file`` (file name, bytes) goes with a single profile that has no resume_text;
+    the worker extracts its text.
 
     Rows are committed before their messages are published. If the broker refuses, the
     rows of the failed chunk are deleted again and BrokerUnavailable is raised: a
     submission is either stored and queued, or not stored at all.
     """
     results: list[Enqueued] = []
+    if resume_file is not None:
+        profiles = list(profiles)
+        if len(profiles) != 1 or profiles[0].resume_text is not None:
+            raise ValueError("a resume file goes with one profile that has no resume_text")
+        check_file(resume_file[1], resume_file[0], get_settings().max_resume_file_bytes)
     for chunk in _chunks(profiles, chunk_size):
         stored: list[Enqueued] = []
         with session_scope() as session:
@@ -128,9 +142,14 @@ def enqueue(
                     external_id=profile.external_id,
                     idempotency_key=profile.idempotency_key,
                     payload=profile.model_dump(mode="json"),
-                    resume_sha256=sha256_text(profile.resume_text),
+                    resume_sha256=(
+                        hashlib.sha256(resume_file[1]).hexdigest()
+                        if resume_file is not None
+                        else sha256_text(profile.text)
+                    ),
                     submitted_by=submitted_by,
                     request_id=request_id,
+                    resume_file=resume_file,
                 )
                 stored.append(Enqueued(row.id, created))
         new_ids = [item.id for item in stored if item.created]

@@ -16,18 +16,22 @@ from typing import Any
 
 import numpy as np
 from pydantic import ValidationError
+from scipy.special import expit
 
 from trustq.config import Settings
 from trustq.data import synthetic
 from trustq.db import repo
 from trustq.db.session import session_scope
 from trustq.db.tables import ModelStatus, ModelVersion
-from trustq.models import training
+from trustq.models import baselines, report, training
 from trustq.models.artifact import serialise, sha256_hex
 from trustq.schemas import LabelledProfile, describe_errors
 from trustq.worker.runtime import embed_with_cache, make_encoder
 
 log = logging.getLogger(__name__)
+
+# The baseline whose probabilities are averaged with the network's as a candidate ensemble.
+ENSEMBLE_PARTNER = "gbt_history_embedding"
 
 
 class TrainingDataError(ValueError):
@@ -87,9 +91,12 @@ def train_and_register(
     created_by: str,
     serve: bool = True,
     config: training.TrainConfig | None = None,
+    ablations: bool = False,
+    data_description: str = "labelled profiles",
     progress: Callable[[str], None] = log.info,
 ) -> TrainingReport:
-    """Train on ``profiles``, write the run folder, and register the model version."""
+    """Train on ``profiles``, compare with the baselines (and, if asked, the ablations),
+    write the run folder, and register the model version."""
     config = config or training.TrainConfig()
     if config.threads is None:
         config = dataclasses.replace(config, threads=settings.resolved_torch_threads)
@@ -108,26 +115,68 @@ def train_and_register(
     )
     result = training.train(ds, train_idx, val_idx, config)
     network_seconds = result.seconds
+    progress(
+        f"network: best epoch {result.best_epoch} of {len(result.history)}, "
+        f"{network_seconds:.1f} s; calibration {result.calibration.method}"
+    )
 
-    test_probs = training.predict_proba(result.model, result.temperature, ds, test_idx)
-    metrics: dict[str, Any] = {
-        "test": training.metrics(labels[test_idx], test_probs),
-        "best_epoch": result.best_epoch,
-        "epochs": len(result.history),
-        "temperature": result.temperature,
-        "n_train": int(len(train_idx)),
-        "n_val": int(len(val_idx)),
-        "n_test": int(len(test_idx)),
-        "encoder_seconds": round(encoder_seconds, 2),
-        "network_seconds": round(network_seconds, 2),
-    }
+    run = report.RunEvaluation(
+        test_labels=labels[test_idx],
+        val_labels=labels[val_idx],
+        val_logits=result.val_logits,
+        test_logits=training.predict_logits(result.model, ds, test_idx),
+        calibration=result.calibration,
+        slices=_visible_slices([profiles[i] for i in test_idx]),
+    )
     p_true = [p.p_true for p in profiles]
     if all(p is not None for p in p_true):
-        ceiling = np.array(p_true, dtype=np.float64)[test_idx]
-        metrics["ceiling"] = training.metrics(labels[test_idx], ceiling)
+        run.ceiling = np.array(p_true, dtype=np.float64)[test_idx]
+
+    references: list[tuple[dict[str, report.Scores], str, dict]] = [
+        (run.baselines, "baseline", baselines.standard(as_of))
+    ]
+    if ablations:
+        quiet = dataclasses.replace(config, progress=False)
+        references.append((run.ablations, "ablation", baselines.ablations(quiet)))
+    for target, kind, table in references:
+        for name, (fit, description) in table.items():
+            progress(f"{kind} {name}")
+            t0 = time.perf_counter()
+            probs = fit(profiles, ds, train_idx, val_idx, test_idx)
+            target[name] = report.Scores(probs, description, time.perf_counter() - t0)
+    gbt = run.baselines.get(ENSEMBLE_PARTNER)
+    if gbt is not None:
+        run.candidates["mean_trustnet_gbt"] = report.Scores(
+            (run.test_probs + gbt.probs) / 2,
+            f"not served: the mean of the network's and {ENSEMBLE_PARTNER}'s probabilities",
+        )
+
+    timings = {
+        "encoder_seconds": round(encoder_seconds, 2),
+        "network_seconds": round(network_seconds, 2),
+        "baselines_seconds": round(sum(s.seconds or 0 for s in run.baselines.values()), 2),
+    }
+    if ablations:
+        timings["ablations_seconds"] = round(sum(s.seconds or 0 for s in run.ablations.values()), 2)
+    metrics = report.build_results(
+        run,
+        {
+            "best_epoch": result.best_epoch,
+            "epochs": len(result.history),
+            "temperature": result.temperature,
+            "n_train": int(len(train_idx)),
+            "n_val": int(len(val_idx)),
+            "n_test": int(len(test_idx)),
+            "encoder_seconds": timings["encoder_seconds"],
+            "network_seconds": timings["network_seconds"],
+            "timings": timings,
+        },
+    )
 
     meta = {
+        # Readers that predate "calibration" fall back to the best temperature alone.
         "temperature": result.temperature,
+        "calibration": result.calibration.to_meta(),
         "encoder": {
             "name": encoder.name,
             "revision": encoder.revision,
@@ -136,6 +185,7 @@ def train_and_register(
     }
     artifact = serialise(result.model, meta)
     sha = sha256_hex(artifact)
+    data_sha = data_sha256(profiles)
     with session_scope() as session:
         version = repo.next_model_version(session)
         repo.add_model_version(
@@ -143,7 +193,7 @@ def train_and_register(
             ModelVersion(
                 version=version,
                 status=ModelStatus.candidate,
-                training_data_sha256=data_sha256(profiles),
+                training_data_sha256=data_sha,
                 encoder_name=encoder.name,
                 encoder_revision=encoder.revision,
                 metrics=metrics,
@@ -154,7 +204,26 @@ def train_and_register(
         )
         if serve:
             repo.promote_model(session, version)
-    run_dir = _write_run(settings, version, artifact, result, metrics)
+    card_info = {
+        "version": version,
+        "data": data_description,
+        "n_profiles": len(profiles),
+        "data_sha256": data_sha,
+        "as_of": as_of.isoformat(),
+        "encoder": meta["encoder"],
+        "net": result.model.config(),
+        "config": dataclasses.asdict(config),
+    }
+    run_dir = _write_run(
+        settings,
+        version,
+        artifact,
+        result,
+        metrics,
+        run,
+        card_info,
+        [profiles[i].external_id for i in test_idx],
+    )
     return TrainingReport(
         version=version,
         status=ModelStatus.serving if serve else ModelStatus.candidate,
@@ -166,12 +235,27 @@ def train_and_register(
     )
 
 
+def _visible_slices(profiles: Sequence[LabelledProfile]) -> dict[str, np.ndarray]:
+    """Test-row slices by what a profile shows: its claimed level and its history length."""
+    levels = np.array([p.experience_level.value for p in profiles])
+    counts = np.array([len(p.projects) for p in profiles])
+    slices = {f"level {level}": levels == level for level in ("entry", "mid", "senior", "expert")}
+    # From 8 projects on, a history is long enough to hold an account takeover.
+    slices["under 8 projects"] = counts < 8
+    slices["8-19 projects"] = (counts >= 8) & (counts < 20)
+    slices["20+ projects"] = counts >= 20
+    return slices
+
+
 def _write_run(
     settings: Settings,
     version: str,
     artifact: bytes,
     result: training.TrainResult,
     metrics: dict[str, Any],
+    run: report.RunEvaluation,
+    card_info: dict[str, Any],
+    test_ids: Sequence[str],
 ) -> Path:
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     run_dir = settings.resolved_runs_dir / f"{stamp}-{version}"
@@ -183,6 +267,21 @@ def _write_run(
         writer.writeheader()
         writer.writerows(result.history)
     _plot_history(result, run_dir / "history.png")
+    report.plot_calibration(
+        run.test_labels,
+        {
+            "before calibration": expit(run.test_logits),
+            f"after ({run.calibration.method})": run.test_probs,
+        },
+        run_dir / "calibration.png",
+    )
+    columns = {report.MODEL: run.test_probs}
+    for group in (run.baselines, run.ablations, run.candidates):
+        columns.update({name: s.probs for name, s in group.items()})
+    if run.ceiling is not None:
+        columns[report.CEILING] = run.ceiling
+    report.write_predictions(run_dir / "predictions.csv", test_ids, run.test_labels, columns)
+    (run_dir / "MODEL_CARD.md").write_text(report.model_card(metrics, card_info), encoding="utf-8")
     return run_dir
 
 

@@ -16,6 +16,7 @@ from trustq.db.session import session_scope
 from trustq.models.artifact import ArtifactError, deserialise
 from trustq.models.encoder import Encoder
 from trustq.models.scorer import Scorer
+from trustq.rules import RuleSet
 from trustq.services.submissions import sha256_text
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ class Runtime:
         torch.set_num_threads(settings.resolved_torch_threads)
         self.settings = settings
         self.encoder = make_encoder(settings)
+        self.rules = RuleSet.load(settings.rules_path)
         self._scorer: Scorer | None = None
         self._sha: str | None = None
         self._checked_at = 0.0
