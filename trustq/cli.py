@@ -326,6 +326,9 @@ def show_verdict(
         )
     if not found.flags:
         table.add_row("flags", "none")
+    for reason in found.reasons:
+        arrow = "[red]▲[/]" if reason["effect"] > 0 else "[green]▼[/]"
+        table.add_row(f"reason {arrow}", reason["text"])
     table.add_row("indicators", "")
     for key, value in found.indicators.items():
         table.add_row(f"  {key}", f"{value:.3g}")

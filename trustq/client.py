@@ -94,6 +94,7 @@ def to_out(row: VerdictRow) -> VerdictOut:
         label=v.label,
         flags=v.flags,
         rule_hits=v.rule_hits,
+        reasons=v.reasons,
         indicators=v.indicators,
         model_version=v.model_version,
         encoder_name=v.encoder_name,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -55,6 +56,9 @@ class Settings(BaseSettings):
         default=None,
         description="YAML rules applied after the model; the packaged default if unset.",
     )
+    # Resume sentences are explained by re-embedding the text without each one: several
+    # encoder passes, so by default only for verdicts a person will look at.
+    reason_sentences: Literal["all", "non_low", "never"] = "non_low"
     max_resume_file_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     near_duplicate_threshold: float = Field(default=0.8, gt=0, le=1)
 

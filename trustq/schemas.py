@@ -198,6 +198,7 @@ class VerdictOut(BaseModel):
     label: str
     flags: list[dict[str, Any]]
     rule_hits: list[dict[str, Any]]
+    reasons: list[dict[str, Any]]
     indicators: dict[str, float]
     model_version: str
     encoder_name: str

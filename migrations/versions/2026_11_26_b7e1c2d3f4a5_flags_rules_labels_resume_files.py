@@ -1,4 +1,4 @@
-"""flags, rules, labels, resume files
+"""flags, rules, reasons, labels, resume files
 
 Revision ID: b7e1c2d3f4a5
 Revises: a1b2c3d4e5f6
@@ -49,12 +49,14 @@ def upgrade() -> None:
     op.add_column('verdicts', sa.Column('recommendation', sa.String(length=16), nullable=False, server_default='review'))
     op.add_column('verdicts', sa.Column('flags', json_type, nullable=False, server_default='[]'))
     op.add_column('verdicts', sa.Column('rule_hits', json_type, nullable=False, server_default='[]'))
+    op.add_column('verdicts', sa.Column('reasons', json_type, nullable=False, server_default='[]'))
     op.execute(
         "UPDATE verdicts SET model_risk_level = risk_level, recommendation = CASE risk_level "
         "WHEN 'LOW' THEN 'trustworthy' WHEN 'HIGH' THEN 'risky' ELSE 'review' END"
     )
 
 def downgrade() -> None:
+    op.drop_column('verdicts', 'reasons')
     op.drop_column('verdicts', 'rule_hits')
     op.drop_column('verdicts', 'flags')
     op.drop_column('verdicts', 'recommendation')

@@ -217,6 +217,7 @@ class Verdict(Base):
     recommendation: Mapped[str] = mapped_column(String(16))
     flags: Mapped[list[dict[str, Any]]] = mapped_column(JSONDoc, default=list)
     rule_hits: Mapped[list[dict[str, Any]]] = mapped_column(JSONDoc, default=list)
+    reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSONDoc, default=list)
 
 
 class Embedding(Base):

@@ -25,6 +25,7 @@ from trustq.db.session import reset_engine, session_scope
 from trustq.db.tables import SubmissionStatus
 from trustq.models.heuristics import NEAR_DUPLICATE_CODE, Flag, Severity, evaluate_flags
 from trustq.models.near_duplicates import lsh_bands, minhash_signature, similarity
+from trustq.models.reasons import explain
 from trustq.schemas import MAX_RESUME_CHARS, Profile, describe_errors
 from trustq.services.resume_files import ResumeFileError, extract_text
 from trustq.services.submissions import sha256_text
@@ -167,6 +168,17 @@ def score_submission(self: Task, submission_id: str) -> str:
             settings=settings,
             rules=runtime.rules,
         )
+        explain_text = settings.reason_sentences == "all" or (
+            settings.reason_sentences == "non_low" and decision.risk_level != "LOW"
+        )
+        found_reasons = explain(
+            profile,
+            result.p_risk,
+            scorer,
+            runtime.encoder if explain_text else None,
+            embedding[0],
+            today,
+        )
     except (NoServingModel, EncoderMismatch) as exc:
         # An operator can fix these; keep the message alive for a while.
         if self.request.retries < self.max_retries:
@@ -195,6 +207,7 @@ def score_submission(self: Task, submission_id: str) -> str:
                 "label": decision.label,
                 "flags": decision.flags,
                 "rule_hits": decision.rule_hits,
+                "reasons": [r.to_dict() for r in found_reasons],
                 "model_version": scorer.version,
                 "encoder_name": runtime.encoder.name,
                 "encoder_revision": runtime.encoder.revision,

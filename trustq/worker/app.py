@@ -12,8 +12,13 @@ from trustq.tasks.schedule import BEAT_SCHEDULE
 def create_app(settings: Settings) -> Celery:
     app = Celery("trustq", include=["trustq.tasks.scoring", "trustq.tasks.training"])
     broker_url = settings.resolved_broker_url
-    # The embedded SQL broker polls its table; the default of 1 s would idle between messages.
-    transport_options: dict[str, object] = {"polling_interval": 0.1}
+    transport_options: dict[str, object] = {}
+    if broker_url.startswith("sqla+"):
+        # The embedded SQL broker polls its table; its default of 1 s idles between messages.
+        # Its transport options all go to create_engine, so the interval is set on the class.
+        from kombu.transport import sqlalchemy as sqla_transport
+
+        sqla_transport.Transport.polling_interval = 0.1
     if broker_url.startswith(("redis://", "rediss://")):
         transport_options = {
             # A message taken but not acknowledged (its worker died) goes back on the queue
