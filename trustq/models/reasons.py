@@ -4,8 +4,14 @@ Each candidate part (a project of the history, a sentence of the resume) is remo
 turn and the profile scored again with the same model. A part's effect is
 ``p(risky) with it − p(risky) without it``: positive effects raise the risk. Projects are
 removed from both the sequence and the indicators, so the effect is the whole effect of
-that project. Sentences are removed from the text, which is embedded again. All variants
-of a profile go through the encoder and the network in one batch each.
+that project, exactly.
+
+Sentences: re-embedding the text once per left-out sentence would cost one encoder pass
+per sentence. Instead each sentence is embedded once (one batch, about the tokens of the
+whole text), the text's embedding is approximated by the token-weighted mean of its
+sentence embeddings, and a sentence's effect is the change in p(risky) when its term is
+dropped from that mean. Both sides of the difference use the same approximation, so the
+ranking is consistent; the sizes are approximate.
 """
 
 from __future__ import annotations
@@ -57,7 +63,7 @@ def explain(
     """
     reasons = _project_reasons(profile, p_risk, scorer, embedding, as_of)
     if encoder is not None:
-        reasons += _sentence_reasons(profile, p_risk, scorer, encoder, as_of)
+        reasons += _sentence_reasons(profile, scorer, encoder, as_of)
     reasons.sort(key=lambda r: -abs(r.effect))
     return [r for r in reasons[:top] if abs(r.effect) >= 0.005]
 
@@ -109,18 +115,24 @@ def _project_reasons(
 
 
 def _sentence_reasons(
-    profile: Profile, p_risk: float, scorer: Scorer, encoder: Encoder, as_of: dt.date
+    profile: Profile, scorer: Scorer, encoder: Encoder, as_of: dt.date
 ) -> list[Reason]:
     sentences = split_sentences(profile.text)
     if len(sentences) < 2:
         return []
     candidates = sentences[:MAX_SENTENCES]
-    texts = [" ".join(s for j, s in enumerate(sentences) if j != i) for i in range(len(candidates))]
-    embeddings = encoder.encode(texts)
-    scores = scorer.score([profile] * len(texts), embeddings, as_of)
+    vectors = encoder.encode(candidates).astype(np.float64)
+    weights = np.array([sum(len(w) for w in encoder.windows(s)) for s in candidates], np.float64)
+    weighted = vectors * weights[:, None]
+    total = weighted.sum(axis=0)
+    rows = [total] + [total - weighted[i] for i in range(len(candidates))]
+    approx = np.stack(rows)
+    approx /= np.maximum(np.linalg.norm(approx, axis=1, keepdims=True), 1e-12)
+    scores = scorer.score([profile] * len(rows), approx.astype(np.float32), as_of)
+    with_all = scores[0].p_risk
     out = []
-    for i, score in enumerate(scores):
-        effect = p_risk - score.p_risk
+    for i, score in enumerate(scores[1:]):
+        effect = with_all - score.p_risk
         quoted = candidates[i] if len(candidates[i]) <= 160 else candidates[i][:157] + "…"
         out.append(
             Reason(
