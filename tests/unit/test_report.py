@@ -304,3 +304,28 @@ def test_the_ece_noise_floor_is_what_perfect_calibration_still_shows() -> None:
     assert report.ece_noise_floor(p, draws=50) == report.ece_noise_floor(p, draws=50)
     assert report.ece_noise_floor(np.random.default_rng(0).random(20000)) < floor / 3
     assert report.build_results(_run())["comparison"]["ece_noise_floor"] > 0
+
+
+def test_hidden_trait_slices_from_a_predictions_file(tmp_path, capsys) -> None:
+    from trustq.data.synthetic import generate_with_traits
+
+    records, traits = generate_with_traits(80, seed=0)
+    ids = [r["external_id"] for r in records][::-1]
+    labels = np.array([r["label"] for r in records])[::-1]
+    p_true = np.array([r["p_true"] for r in records])[::-1]
+    report.write_predictions(tmp_path / "p.csv", ids, labels, {"ceiling": p_true})
+    read_ids, read_labels, scores = report.read_predictions(tmp_path / "p.csv")
+    assert read_ids == ids and read_labels.tolist() == labels.tolist()
+
+    masks = report.trait_masks(read_ids, 80, 0)
+    assert masks["all"].all()
+    assert masks["takeover"].sum() == sum(t.takeover for t in traits)
+    assert masks["persona entry"].sum() == sum(t.persona == "entry" for t in traits)
+    assert not (masks["takeover"] & masks["8+ projects, neither"]).any()
+    with pytest.raises(ValueError, match="not in generate"):
+        report.trait_masks(["fl-999999"], 80, 0)
+
+    report.main([str(tmp_path / "p.csv"), "--size", "80", "--seed", "0"])
+    table = capsys.readouterr().out
+    assert table.startswith("| slice | n | risky share | ceiling |")
+    assert "| all | 80 |" in table
