@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from tests.cli import trustq
 from tests.conftest import ROOT
 from tests.factories import profile
 from trustq import client
@@ -34,17 +35,6 @@ AUDIT_FIELDS = (
     "submitted_at",
     "scored_at",
 )
-
-
-def trustq(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "trustq", *args],
-        cwd=ROOT,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def public(record: dict) -> dict:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.cli import trustq
 from tests.factories import profile
 from tests.resume_docs import RESUME_LINES, docx_with_text, pdf_with_text, pdf_without_text
 from trustq import client
@@ -61,39 +59,11 @@ def _wait_failed(sid) -> None:
 def test_the_cli_takes_a_resume_file(tmp_path: Path) -> None:
     (tmp_path / "p.json").write_text(json.dumps(without_text()))
     (tmp_path / "cv.docx").write_bytes(docx_with_text(RESUME_LINES))
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "trustq",
-            "enqueue",
-            str(tmp_path / "p.json"),
-            "--resume-file",
-            str(tmp_path / "cv.docx"),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = trustq("enqueue", str(tmp_path / "p.json"), "--resume-file", str(tmp_path / "cv.docx"))
     assert done.returncode == 0, done.stderr
     assert len(done.stdout.split()) == 1
     (tmp_path / "cv.txt").write_text("plain text")
-    refused = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "trustq",
-            "enqueue",
-            str(tmp_path / "p.json"),
-            "--resume-file",
-            str(tmp_path / "cv.txt"),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    refused = trustq("enqueue", str(tmp_path / "p.json"), "--resume-file", str(tmp_path / "cv.txt"))
     assert refused.returncode == 2
     assert "only .pdf and .docx" in refused.stderr
 
@@ -147,13 +117,7 @@ def test_review_queue_and_decisions_keep_history(start_worker) -> None:
     with pytest.raises(ValueError, match="risky or trustworthy"):
         client.label(sid, "maybe", by="x")
 
-    shown = subprocess.run(
-        [sys.executable, "-m", "trustq", "verdict", str(sid)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    shown = trustq("verdict", str(sid))
     assert "risky by alice (review" in shown.stdout
     assert "recommendation" in shown.stdout
 
