@@ -138,11 +138,6 @@ def mark_failed(session: Session, submission_id: uuid.UUID, error: str) -> None:
     )
 
 
-def submission_counts(session: Session) -> dict[str, int]:
-    rows = session.execute(select(Submission.status, func.count()).group_by(Submission.status))
-    return {status: count for status, count in rows}
-
-
 @dataclass(frozen=True)
 class ResumeMatch:
     submission_id: uuid.UUID
@@ -313,10 +308,6 @@ def add_model_version(session: Session, row: ModelVersion) -> ModelVersion:
     session.add(row)
     session.flush()
     return row
-
-
-def serving_model(session: Session) -> ModelVersion | None:
-    return session.scalar(select(ModelVersion).where(ModelVersion.status == ModelStatus.serving))
 
 
 def serving_model_version(session: Session) -> tuple[str, str] | None:
