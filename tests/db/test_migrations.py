@@ -20,6 +20,10 @@ TABLES = {
     "embeddings",
     "labels",
     "resume_bands",
+    "training_runs",
+    "model_decisions",
+    "api_keys",
+    "audit_events",
 }
 
 

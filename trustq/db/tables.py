@@ -112,6 +112,8 @@ class Submission(Base):
     resume_file: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     resume_filename: Mapped[str | None] = mapped_column(String(300))
     resume_minhash: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    # Set when the retention task erased the resume text and file (hash and verdicts stay).
+    erased_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class ResumeBand(Base):
@@ -184,6 +186,9 @@ class ModelVersion(Base):
     artifact: Mapped[bytes] = mapped_column(LargeBinary)
     artifact_sha256: Mapped[str] = mapped_column(String(64))
     created_by: Mapped[str] = mapped_column(String(200))
+    # The newest label this model was trained on: labels after it are "new" for retraining.
+    labels_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    labels_used: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Verdict(Base):
@@ -218,6 +223,10 @@ class Verdict(Base):
     flags: Mapped[list[dict[str, Any]]] = mapped_column(JSONDoc, default=list)
     rule_hits: Mapped[list[dict[str, Any]]] = mapped_column(JSONDoc, default=list)
     reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSONDoc, default=list)
+    # The score's three parts (resume quality, project realism, profile validation).
+    breakdown: Mapped[dict[str, Any]] = mapped_column(
+        JSONDoc, default=dict, server_default=text("'{}'")
+    )
 
 
 class Embedding(Base):
@@ -231,3 +240,85 @@ class Embedding(Base):
     dim: Mapped[int] = mapped_column(Integer)
     vector: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TrainingRunStatus(StrEnum):
+    queued = "queued"
+    running = "running"
+    done = "done"
+    failed = "failed"
+
+
+class TrainingRun(Base):
+    """One retraining run. ``active_slot`` is 'retrain' while the run is queued or running and
+    NULL after: the unique constraint lets at most one run be active, whoever asks."""
+
+    __tablename__ = "training_runs"
+    __table_args__ = (
+        CheckConstraint("status IN ('queued', 'running', 'done', 'failed')", name="status_known"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    active_slot: Mapped[str | None] = mapped_column(String(16), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default=TrainingRunStatus.queued)
+    trigger: Mapped[str] = mapped_column(String(16))
+    requested_by: Mapped[str] = mapped_column(String(200))
+    new_labels: Mapped[int] = mapped_column(Integer, default=0)
+    candidate_version: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class ModelDecision(Base):
+    """Append-only: every promotion decision, by the gate or by a person, with the evidence."""
+
+    __tablename__ = "model_decisions"
+    __table_args__ = (
+        CheckConstraint("decision IN ('promoted', 'rejected')", name="decision_known"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    version: Mapped[str] = mapped_column(ForeignKey("model_versions.version"), index=True)
+    previous_version: Mapped[str | None] = mapped_column(String(64))
+    decision: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    candidate_metrics: Mapped[dict[str, Any]] = mapped_column(JSONDoc, default=dict)
+    serving_metrics: Mapped[dict[str, Any]] = mapped_column(JSONDoc, default=dict)
+
+
+class ApiKeyScope(StrEnum):
+    submit = "submit"
+    read = "read"
+    admin = "admin"
+
+
+class ApiKey(Base):
+    """A bearer key of the HTTP API; only its sha256 is stored."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (CheckConstraint("scope IN ('submit', 'read', 'admin')", name="scope_known"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    key_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    scope: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuditEvent(Base):
+    """Append-only record of operations that change stored data (erasures and the like)."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    kind: Mapped[str] = mapped_column(String(64), index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONDoc, default=dict)
