@@ -310,6 +310,14 @@ def show_verdict(
         "trust score", f"[{colour}]{found.trust_score:.1f} / 100  ({found.risk_level} risk)[/]"
     )
     table.add_row("recommendation", found.recommendation)
+    parts = found.breakdown.get("parts", {})
+    for name, part in parts.items():
+        moved = part["risk_effect"]
+        table.add_row(
+            f"  {name.replace('_', ' ')}",
+            f"{part['points']:5.1f} / {part['of']:.0f}"
+            + (f"   (moves p(risky) {moved * 100:+.1f} points)" if abs(moved) >= 0.0005 else ""),
+        )
     table.add_row(
         "model says",
         f"{found.label}, {found.model_risk_level} risk (p(risky) = {found.p_risk:.3f})",

@@ -95,6 +95,7 @@ def to_out(row: VerdictRow) -> VerdictOut:
         flags=v.flags,
         rule_hits=v.rule_hits,
         reasons=v.reasons,
+        breakdown=v.breakdown,
         indicators=v.indicators,
         model_version=v.model_version,
         encoder_name=v.encoder_name,

@@ -199,6 +199,7 @@ class VerdictOut(BaseModel):
     flags: list[dict[str, Any]]
     rule_hits: list[dict[str, Any]]
     reasons: list[dict[str, Any]]
+    breakdown: dict[str, Any]
     indicators: dict[str, float]
     model_version: str
     encoder_name: str

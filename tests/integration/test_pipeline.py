@@ -94,6 +94,13 @@ def test_fifty_profiles_get_fifty_verdicts_with_audit_fields(tmp_path: Path, sta
         for field in AUDIT_FIELDS:
             assert getattr(v, field) not in (None, ""), field
         assert v.scored_at >= v.submitted_at
+        parts = v.breakdown["parts"]
+        assert {n: p["of"] for n, p in parts.items()} == {
+            "resume_quality": 25,
+            "project_realism": 45,
+            "profile_validation": 30,
+        }
+        assert sum(p["points"] for p in parts.values()) == pytest.approx(v.trust_score, abs=0.01)
     # The model is not a constant: fifty different profiles get more than a few scores.
     assert len({round(v.p_risk, 3) for v in verdicts}) > 10
 
@@ -103,6 +110,7 @@ def test_fifty_profiles_get_fifty_verdicts_with_audit_fields(tmp_path: Path, sta
     assert json.loads(shown.stdout)["submission_id"] == ids[0]
     human = trustq("verdict", ids[0])
     assert "trust score" in human.stdout and "input sha256" in human.stdout
+    assert "project realism" in human.stdout
     listed = trustq("verdicts", "--json", "--limit", "100", "--since", "1h")
     assert {json.loads(line)["submission_id"] for line in listed.stdout.splitlines()} == set(ids)
     one = records[3]["external_id"]

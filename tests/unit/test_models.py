@@ -22,6 +22,7 @@ from sklearn.metrics import (
 from transformers import AutoTokenizer, BertConfig, BertModel
 
 from trustq.models.artifact import ArtifactError, deserialise, serialise, sha256_hex
+from trustq.models.breakdown import MASKS, PARTS, allocate, breakdown, shapley
 from trustq.models.encoder import Encoder, default_encoder_path
 from trustq.models.features import MAX_STEPS, STEP_FEATURES, profile_features, project_steps
 from trustq.models.indicators import INDICATOR_NAMES, compute_indicators
@@ -291,6 +292,12 @@ def _meta(temperature: float = 1.5) -> dict:
     return {
         "temperature": temperature,
         "encoder": {"name": "minilm", "revision": "abc", "dim": 384},
+        "reference": {
+            "embedding": [384**-0.5] * 384,
+            "step": [0.0] * len(STEP_FEATURES),
+            "length": 3,
+            "indicators": [0.0] * len(INDICATOR_NAMES),
+        },
     }
 
 
@@ -572,3 +579,71 @@ def test_metrics_agree_with_sklearn() -> None:
     # Two bins: P 0.1 where half are risky (gap 0.4), P 0.9 where all are (gap 0.1).
     ece = metrics(np.array([0, 1, 1, 1]), np.array([0.1, 0.1, 0.9, 0.9]))["ece"]
     assert ece == pytest.approx(0.5 * 0.4 + 0.5 * 0.1)
+
+
+# --- score breakdown -------------------------------------------------------------------
+
+
+def test_shapley_of_an_additive_model_is_each_groups_own_effect() -> None:
+    effects = {"text": 0.05, "sequence": 0.30, "indicators": -0.10}
+    probs = {
+        mask: 0.2 + sum(e for on, e in zip(mask, effects.values(), strict=True) if on)
+        for mask in MASKS
+    }
+    phi = shapley(probs)
+    for group, effect in effects.items():
+        assert phi[group] == pytest.approx(effect)
+
+
+def test_breakdown_parts_sum_to_the_score_and_stay_within_their_weights() -> None:
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        probs = {mask: float(p) for mask, p in zip(MASKS, rng.uniform(0, 1, 8), strict=True)}
+        result = breakdown(probs)
+        parts = result["parts"]
+        score = round(100 * (1 - probs[(True, True, True)]), 1)
+        assert round(sum(p["points"] for p in parts.values()), 1) == score
+        for name, part in parts.items():
+            assert 0 <= part["points"] <= PARTS[name][1]
+
+
+def test_breakdown_blames_the_group_that_raised_the_risk() -> None:
+    # Only the project sequence raises the risk above the reference.
+    probs = {mask: 0.1 + (0.3 if mask[1] else 0.0) for mask in MASKS}
+    parts = breakdown(probs)["parts"]
+    assert parts["project_realism"]["points"] == pytest.approx(45 * 0.9 - 30, abs=0.1)
+    assert parts["resume_quality"]["points"] == pytest.approx(25 * 0.9, abs=0.1)
+    assert parts["profile_validation"]["points"] == pytest.approx(30 * 0.9, abs=0.1)
+    # A larger effect than the part can hold empties it and spills onto the others.
+    probs = {mask: 0.1 + (0.6 if mask[1] else 0.0) for mask in MASKS}
+    parts = breakdown(probs)["parts"]
+    assert parts["project_realism"]["points"] == 0
+    assert parts["resume_quality"]["points"] + parts["profile_validation"]["points"] == 30
+
+
+def test_allocate_keeps_the_sum_and_the_bounds() -> None:
+    assert allocate([-5.0, 20.0, 10.0], [25, 45, 30]) == pytest.approx([0.0, 50 / 3, 25 / 3])
+    out = allocate([40.0, 10.0, 0.0], [25, 45, 30])
+    assert sum(out) == pytest.approx(50.0) and out[0] == 25.0
+
+
+def test_group_probabilities_with_every_real_input_equal_the_score(
+    resume_embeddings: np.ndarray,
+) -> None:
+    torch.manual_seed(0)
+    net = TrustNet(384, len(STEP_FEATURES), hidden=(16,)).eval()
+    data = serialise(net, _meta())
+    scorer = Scorer(*deserialise(data, sha256_hex(data)), version="t")
+    profile = _some_profiles(1)[0]
+    probs = scorer.group_probabilities(profile, resume_embeddings[0], AS_OF)
+    assert set(probs) == set(MASKS)
+    full = scorer.score([profile], resume_embeddings[:1], AS_OF)[0].p_risk
+    assert probs[(True, True, True)] == pytest.approx(full, abs=1e-6)
+
+
+def test_scorer_refuses_a_model_without_reference_inputs() -> None:
+    net = TrustNet(384, len(STEP_FEATURES), hidden=(16,))
+    meta = {k: v for k, v in _meta().items() if k != "reference"}
+    data = serialise(net, meta)
+    with pytest.raises(ValueError, match="reference"):
+        Scorer(*deserialise(data, sha256_hex(data)), version="old")

@@ -13,7 +13,7 @@ from tests.unit.test_models import (  # noqa: F401  (fixtures)
 )
 from trustq.models.artifact import deserialise, serialise, sha256_hex
 from trustq.models.reasons import explain, split_sentences
-from trustq.models.scorer import Scorer
+from trustq.models.scorer import Reference, Scorer
 from trustq.models.training import TrainConfig, build_dataset, stratified_split, train
 
 
@@ -25,6 +25,9 @@ def _scorer(profiles, labels, emb) -> Scorer:
         "temperature": result.temperature,
         "calibration": result.calibration.to_meta(),
         "encoder": {"name": "test", "revision": "test"},
+        "reference": Reference.from_training(
+            ds.embeddings[train_idx], [ds.steps[i] for i in train_idx], ds.indicators[train_idx]
+        ).to_meta(),
     }
     blob = serialise(result.model, meta)
     model, loaded = deserialise(blob, sha256_hex(blob))

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from trustq.models.breakdown import MASKS
 from trustq.models.features import MAX_STEPS, STEP_FEATURES, project_steps
 from trustq.models.indicators import INDICATOR_NAMES, compute_indicators, normalise_indicators
 from trustq.models.network import TrustNet
@@ -47,6 +48,13 @@ class Scorer:
         self.embed_dim = int(meta.get("net", {}).get("embed_dim", model.embed_dim))
         if self.embed_dim != model.embed_dim:
             raise ValueError(f"model {version}: metadata and network disagree on embedding size")
+        try:
+            self.reference = Reference.from_meta(meta.get("reference"), self.embed_dim)
+        except (TypeError, ValueError, KeyError) as exc:
+            raise ValueError(
+                f"model {version} has no valid reference inputs for the score breakdown "
+                f"({exc}); retrain it with this version of trustq"
+            ) from exc
 
     def score(
         self, profiles: Sequence[Profile], embeddings: np.ndarray, as_of: dt.date
@@ -67,18 +75,89 @@ class Scorer:
 
         raw = [compute_indicators(p, as_of) for p in profiles]
         steps = [project_steps(p, as_of) for p in profiles]
+        indicators = np.stack([normalise_indicators(r) for r in raw])
+        probs = self._proba(emb, steps, indicators)
+        return [Score(p_risk=float(pi), indicators=r) for pi, r in zip(probs, raw, strict=True)]
+
+    def group_probabilities(
+        self, profile: Profile, embedding: np.ndarray, as_of: dt.date
+    ) -> dict[tuple[bool, ...], float]:
+        """Calibrated P(risky) for every combination of the profile's real inputs and the
+        training reference, per group (text, sequence, indicators), in one forward pass."""
+        ref = self.reference
+        real_steps = project_steps(profile, as_of)
+        real_ind = normalise_indicators(compute_indicators(profile, as_of))
+        emb, steps, ind = [], [], []
+        for text, sequence, indicators in MASKS:
+            emb.append(np.asarray(embedding, np.float32) if text else ref.embedding)
+            steps.append(real_steps if sequence else ref.steps)
+            ind.append(real_ind if indicators else ref.indicators)
+        probs = self._proba(np.stack(emb), steps, np.stack(ind))
+        return {mask: float(p) for mask, p in zip(MASKS, probs, strict=True)}
+
+    def _proba(
+        self, emb: np.ndarray, steps: Sequence[np.ndarray], indicators: np.ndarray
+    ) -> np.ndarray:
         lengths = np.array([len(s) for s in steps], dtype=np.int64)
         padded = np.zeros((len(steps), int(lengths.max()), len(STEP_FEATURES)), np.float32)
         for i, s in enumerate(steps):
             padded[i, : len(s)] = s
-        indicators = np.stack([normalise_indicators(r) for r in raw])
-
         with torch.inference_mode():
             logits = self.model(
-                torch.from_numpy(emb),
+                torch.from_numpy(np.ascontiguousarray(emb, np.float32)),
                 torch.from_numpy(padded),
                 torch.from_numpy(lengths),
-                torch.from_numpy(indicators),
+                torch.from_numpy(np.ascontiguousarray(indicators, np.float32)),
             )
-        probs = self.calibration.proba(logits.double().numpy())
-        return [Score(p_risk=float(pi), indicators=r) for pi, r in zip(probs, raw, strict=True)]
+        return self.calibration.proba(logits.double().numpy())
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The training set's average input per group: what the breakdown compares against."""
+
+    embedding: np.ndarray
+    steps: np.ndarray
+    indicators: np.ndarray
+
+    @classmethod
+    def from_training(
+        cls, embeddings: np.ndarray, steps: Sequence[np.ndarray], indicators: np.ndarray
+    ) -> Reference:
+        mean = np.asarray(embeddings, np.float64).mean(axis=0)
+        # Real inputs are unit vectors; so is the reference.
+        mean /= max(float(np.linalg.norm(mean)), 1e-12)
+        all_steps = np.concatenate([np.asarray(s, np.float64) for s in steps])
+        length = max(1, round(float(np.median([len(s) for s in steps]))))
+        return cls(
+            embedding=mean.astype(np.float32),
+            steps=np.repeat(all_steps.mean(axis=0, keepdims=True), length, 0).astype(np.float32),
+            indicators=np.asarray(indicators, np.float64).mean(axis=0).astype(np.float32),
+        )
+
+    def to_meta(self) -> dict[str, Any]:
+        return {
+            "embedding": [round(float(x), 7) for x in self.embedding],
+            "step": [round(float(x), 7) for x in self.steps[0]],
+            "length": len(self.steps),
+            "indicators": [round(float(x), 7) for x in self.indicators],
+        }
+
+    @classmethod
+    def from_meta(cls, meta: Any, embed_dim: int) -> Reference:
+        if not isinstance(meta, dict):
+            raise ValueError("the artifact records no reference inputs")
+        embedding = np.asarray(meta["embedding"], np.float32)
+        step = np.asarray(meta["step"], np.float32)
+        indicators = np.asarray(meta["indicators"], np.float32)
+        length = int(meta["length"])
+        if embedding.shape != (embed_dim,):
+            raise ValueError(f"reference embedding has shape {embedding.shape}")
+        if step.shape != (len(STEP_FEATURES),) or not 1 <= length <= MAX_STEPS:
+            raise ValueError("reference step or length does not fit the step features")
+        if indicators.shape != (len(INDICATOR_NAMES),):
+            raise ValueError("reference indicators do not fit the indicators")
+        for name, arr in (("embedding", embedding), ("step", step), ("indicators", indicators)):
+            if not np.isfinite(arr).all():
+                raise ValueError(f"reference {name} is not finite")
+        return cls(embedding, np.repeat(step[None, :], length, 0), indicators)

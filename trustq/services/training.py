@@ -25,6 +25,7 @@ from trustq.db.session import session_scope
 from trustq.db.tables import ModelStatus, ModelVersion
 from trustq.models import baselines, report, training
 from trustq.models.artifact import serialise, sha256_hex
+from trustq.models.scorer import Reference
 from trustq.schemas import LabelledProfile, describe_errors
 from trustq.worker.runtime import embed_with_cache, make_encoder
 
@@ -177,6 +178,11 @@ def train_and_register(
         # Readers that predate "calibration" fall back to the best temperature alone.
         "temperature": result.temperature,
         "calibration": result.calibration.to_meta(),
+        "reference": Reference.from_training(
+            ds.embeddings[train_idx],
+            [ds.steps[i] for i in train_idx],
+            ds.indicators[train_idx],
+        ).to_meta(),
         "encoder": {
             "name": encoder.name,
             "revision": encoder.revision,

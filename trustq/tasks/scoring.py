@@ -23,6 +23,7 @@ from trustq.config import get_settings
 from trustq.db import repo
 from trustq.db.session import reset_engine, session_scope
 from trustq.db.tables import SubmissionStatus
+from trustq.models.breakdown import breakdown as score_breakdown
 from trustq.models.heuristics import NEAR_DUPLICATE_CODE, Flag, Severity, evaluate_flags
 from trustq.models.near_duplicates import lsh_bands, minhash_signature, similarity
 from trustq.models.reasons import explain
@@ -179,6 +180,7 @@ def score_submission(self: Task, submission_id: str) -> str:
             embedding[0],
             today,
         )
+        parts = score_breakdown(scorer.group_probabilities(profile, embedding[0], today))
     except (NoServingModel, EncoderMismatch) as exc:
         # An operator can fix these; keep the message alive for a while.
         if self.request.retries < self.max_retries:
@@ -208,6 +210,7 @@ def score_submission(self: Task, submission_id: str) -> str:
                 "flags": decision.flags,
                 "rule_hits": decision.rule_hits,
                 "reasons": [r.to_dict() for r in found_reasons],
+                "breakdown": parts,
                 "model_version": scorer.version,
                 "encoder_name": runtime.encoder.name,
                 "encoder_revision": runtime.encoder.revision,
