@@ -92,8 +92,15 @@ class Runtime:
             version, artifact, sha = row.version, row.artifact, row.artifact_sha256
         try:
             model, meta = deserialise(artifact, sha)
-        except ArtifactError:
-            log.exception("model %s refused: its artifact failed verification", version)
+            scorer = Scorer(model, meta, version=version)
+        except (ArtifactError, ValueError) as exc:
+            # Keep serving the model loaded before (if any); the next check looks again.
+            log.error(
+                "model %s refused, still serving %s: %s",
+                version,
+                self._scorer.version if self._scorer else "nothing",
+                exc,
+            )
             self._checked_at = time.monotonic()
             return
         trained_on = meta["encoder"]
@@ -106,7 +113,7 @@ class Runtime:
                 f"revision {trained_on['revision']}, but this worker runs "
                 f"{self.encoder.name} revision {self.encoder.revision}"
             )
-        self._scorer = Scorer(model, meta, version=version)
+        self._scorer = scorer
         self._sha = sha
         self._checked_at = time.monotonic()
         log.info("serving model %s", version)
