@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench clean reliability
 
 setup: $(STAMP)
 
@@ -20,6 +20,26 @@ demo: setup
 
 test: setup lint
 	$(VENV)/bin/pytest
+
+# The fault trials, the hostile input and the load run, then their counts into
+# docs/reliability.md. LOAD_N=2000 for a quick run; LOAD_N=0 skips the load run.
+RELIABILITY := .trustq/reliability
+LOAD_N ?= 20000
+reliability: setup
+	rm -rf $(RELIABILITY) && mkdir -p $(RELIABILITY)
+	TRUSTQ_RELIABILITY_DIR=$(RELIABILITY) $(VENV)/bin/pytest tests/faults tests/hostile; \
+	status=$$?; \
+	if [ "$(LOAD_N)" != 0 ]; then \
+	  $(PY) benchmarks/load.py --n $(LOAD_N) --out $(RELIABILITY)/load.json || status=1; \
+	fi; \
+	$(PY) benchmarks/reliability_table.py $(RELIABILITY) --update docs/reliability.md; \
+	exit $$status
+
+# The throughput suite (needs PostgreSQL and Redis; about half an hour on two cores): figures
+# into benchmarks/results/throughput.json and docs/benchmarks.md. BENCH_ARGS=--quick checks
+# that it runs.
+bench: setup
+	$(PY) -m benchmarks.suite $(BENCH_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .

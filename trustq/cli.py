@@ -27,6 +27,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+models_app = typer.Typer(help="Model versions: list, promote, history.")
+app.add_typer(models_app, name="models")
 
 # Piped output keeps whole rows (ids included) instead of cutting them at 80 columns.
 out = Console(width=None if sys.stdout.isatty() else 200)
@@ -98,7 +100,7 @@ def enqueue(
     """Validate profiles, store them, queue them for scoring; prints their submission ids."""
     from trustq.client import default_actor
     from trustq.services.resume_files import ResumeFileError, check_file
-    from trustq.services.submissions import BrokerUnavailable, enqueue, parse_document
+    from trustq.services.submissions import DatabaseUnavailable, enqueue, parse_document
 
     settings = _settings()
     try:
@@ -142,22 +144,36 @@ def enqueue(
                 request_id=request_id,
                 resume_file=attached,
             )
-    except BrokerUnavailable as exc:
+    except DatabaseUnavailable as exc:
         raise _fail(str(exc), code=3) from exc
     except Exception as exc:
         if type(exc).__module__.startswith("sqlalchemy"):
             raise _fail(f"the database is unreachable or refused the write: {exc}", 3) from exc
         raise
     for result in results:
-        print(
-            result.id if result.created else f"{result.id}\t(existing: idempotency key seen before)"
-        )
+        if not result.created:
+            print(f"{result.id}\t(existing: idempotency key seen before)")
+        elif not result.queued:
+            print(f"{result.id}\t(stored; queued later by the sweeper)")
+        else:
+            print(result.id)
     reused = sum(not r.created for r in results)
+    later = sum(r.created and not r.queued for r in results)
     err.print(
-        f"queued {len(results) - reused} submission(s)"
+        f"queued {len(results) - reused - later} submission(s)"
         + (f", {reused} already known" if reused else "")
         + (f", skipped {len(batch.bad)} invalid" if batch.bad else "")
     )
+    if later:
+        err.print(
+            f"warning: the broker is unreachable: {later} submission(s) are stored but not "
+            f"queued yet; the sweeper (`trustq beat`) queues them within about "
+            f"{settings.sweep_stale_after + settings.sweep_interval:.0f} s of the broker's "
+            "return",
+            style="yellow",
+            highlight=False,
+            markup=False,
+        )
 
 
 @app.command()
@@ -166,6 +182,51 @@ def schema() -> None:
     from trustq.schemas import profile_json_schema
 
     print(json.dumps(profile_json_schema(), indent=2))
+
+
+@app.command()
+def retry(
+    submission_id: Annotated[
+        str | None, typer.Argument(help="A failed submission to queue again.")
+    ] = None,
+    all_failed: Annotated[
+        bool, typer.Option("--all-failed", help="Queue every failed submission again.")
+    ] = False,
+) -> None:
+    """Queue failed submissions (the dead letters) again, with a fresh attempt count."""
+    import uuid
+
+    from trustq.services.submissions import NotRetryable, retry_failed
+
+    if (submission_id is None) == (not all_failed):
+        raise _fail("give one submission id or --all-failed (not both)")
+    ids: list[uuid.UUID] | None = None
+    if submission_id is not None:
+        try:
+            ids = [uuid.UUID(submission_id)]
+        except ValueError as exc:
+            raise _fail(f"not a submission id: {submission_id!r}") from exc
+    _settings()
+    try:
+        done = retry_failed(ids)
+    except LookupError as exc:
+        raise _fail(str(exc).strip("'\""), code=1) from exc
+    except NotRetryable as exc:
+        raise _fail(str(exc), code=1) from exc
+    for sid in done.ids:
+        print(sid)
+    if not done.ids:
+        err.print("no failed submission to retry")
+    elif done.queued:
+        err.print(f"queued {len(done.ids)} failed submission(s) again")
+    else:
+        err.print(
+            f"warning: the broker is unreachable: {len(done.ids)} submission(s) are queued in "
+            "the database and the sweeper (`trustq beat`) publishes them once it is back",
+            style="yellow",
+            highlight=False,
+            markup=False,
+        )
 
 
 # --- worker ------------------------------------------------------------------------------
@@ -178,9 +239,15 @@ def worker(
     ] = None,
     queues: Annotated[
         str, typer.Option(help="Comma-separated queues to consume.")
-    ] = "scoring,training",
+    ] = "scoring,training,maintenance",
     loglevel: Annotated[str, typer.Option()] = "INFO",
     name: Annotated[str, typer.Option(help="Node name.")] = "trustq@%h",
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            min=0, max=65535, help="Serve Prometheus metrics here (TRUSTQ_WORKER_METRICS_PORT)."
+        ),
+    ] = None,
 ) -> None:
     """Run a Celery worker that scores queued submissions."""
     if concurrency is not None:
@@ -190,8 +257,18 @@ def worker(
         os.environ["TRUSTQ_WORKER_CONCURRENCY"] = str(concurrency)
         get_settings.cache_clear()
     settings = _settings()
+    port = settings.worker_metrics_port if metrics_port is None else metrics_port
+    if port:
+        _prepare_worker_metrics(settings)
     from trustq.worker.app import app as celery_app
 
+    if port:
+        from trustq.worker.observability import serve_metrics
+
+        try:
+            serve_metrics(port)
+        except OSError as exc:
+            raise _fail(f"cannot serve worker metrics on port {port}: {exc.strerror}") from exc
     celery_app.worker_main(
         [
             "worker",
@@ -207,6 +284,27 @@ def worker(
             "--without-mingle",
         ]
     )
+
+
+def _prepare_worker_metrics(settings: Any) -> None:
+    """Give prometheus_client's multiprocess mode an empty folder (before it is imported):
+    each pool process writes its samples there and the main process serves their sum."""
+    import shutil
+    import tempfile
+
+    if "prometheus_client" in sys.modules:
+        raise _fail("prometheus_client was imported before the metrics folder was set")
+    if settings.metrics_dir is not None:
+        folder = Path(settings.metrics_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob("*.db"):  # a previous run's samples
+            stale.unlink()
+    else:
+        folder = Path(tempfile.mkdtemp(prefix="trustq-metrics-"))
+        import atexit
+
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
 
 
 @app.command()
@@ -444,15 +542,127 @@ def decide(
 
 @app.command("label")
 def label_command(
-    submission_id: Annotated[str, typer.Argument(help="The submission labelled.")],
-    value: Annotated[str, typer.Argument(help="risky or trustworthy.")],
-    by: Annotated[str, typer.Option("--by", help="Who gives the label.")],
+    submission_id: Annotated[
+        str | None, typer.Argument(help="The submission labelled (or give --file).")
+    ] = None,
+    value: Annotated[str | None, typer.Argument(help="risky or trustworthy.")] = None,
+    by: Annotated[
+        str | None, typer.Option("--by", help="Who gives the label (a file's default).")
+    ] = None,
     source: Annotated[str, typer.Option(help="review, chargeback, dispute or manual.")] = "manual",
     note: Annotated[str | None, typer.Option("--note")] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file",
+            exists=True,
+            dir_okay=False,
+            help="Many labels: CSV (header submission_id,label,source,by,note) or JSONL.",
+        ),
+    ] = None,
 ) -> None:
-    """Label a submission with what became known about it (append-only)."""
+    """Label a submission with what became known about it (append-only), or many from a file:
+    all stored, or (with any bad row or unknown submission) none."""
     _settings()
-    _record_label(submission_id, value, source, by, note)
+    if file is None:
+        if submission_id is None or value is None or by is None:
+            raise _fail("give SUBMISSION_ID VALUE --by NAME, or --file FILE")
+        _record_label(submission_id, value, source, by, note)
+        return
+    if submission_id is not None or value is not None:
+        raise _fail("give either SUBMISSION_ID VALUE or --file, not both")
+    from trustq.services.labels import LabelFileError, add_labels, read_label_file
+
+    try:
+        count = add_labels(read_label_file(file, default_by=by))
+    except LabelFileError as exc:
+        raise _fail(str(exc)) from exc
+    except LookupError as exc:
+        raise _fail(str(exc), code=1) from exc
+    err.print(f"recorded {count} label(s) from {file}")
+
+
+@app.command()
+def retrain(
+    now: Annotated[
+        bool, typer.Option("--now", help="Start a run whatever the number of new labels.")
+    ] = False,
+    by: Annotated[str, typer.Option("--by", help="Recorded as who asked.")] = "cli",
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Wait for the run's decision and print it.")
+    ] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds --wait waits.")] = 3600.0,
+) -> None:
+    """Queue a retraining run on the training queue: when enough labels arrived since the
+    last cut-off (as the beat check does), or at once with --now. At most one run is
+    queued or running at a time."""
+    from trustq.services.retraining import request_run
+    from trustq.services.submissions import BrokerUnavailable
+
+    settings = _settings()
+    try:
+        request = request_run(
+            settings, trigger="manual" if now else "check", requested_by=by, force=now
+        )
+    except BrokerUnavailable as exc:
+        raise _fail(str(exc), code=3) from exc
+    err.print(request.message)
+    if not request.started:
+        # Asked for a run at once and none started (one is active): say so in the status.
+        raise typer.Exit(6 if now else 0)
+    print(request.run_id)
+    if wait:
+        _wait_for_run(request.run_id, timeout)
+
+
+def _wait_for_run(run_id: int, timeout: float) -> None:
+    from trustq.db import repo
+    from trustq.db.session import session_scope
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with session_scope() as session:
+            run = repo.get_training_run(session, run_id)
+            status, version, error = run.status, run.candidate_version, run.error
+            decisions = repo.list_model_decisions(session, version=version) if version else []
+            reason = decisions[0].reason if decisions else None
+        if status in ("done", "failed"):
+            if status == "failed":
+                raise _fail(f"run {run_id} failed: {error}", code=4)
+            err.print(f"run {run_id}: {version} {reason}")
+            return
+        time.sleep(2)
+    raise _fail(f"run {run_id} still {status} after {timeout:.0f} s", code=5)
+
+
+@app.command()
+def runs(limit: Annotated[int, typer.Option(min=1)] = 20) -> None:
+    """Recent retraining runs, newest first."""
+    from trustq.db import repo
+    from trustq.db.session import session_scope
+
+    _settings()
+    table = Table()
+    for column in ("run", "status", "trigger", "by", "new labels", "candidate", "queued", "took"):
+        table.add_column(column)
+    with session_scope() as session:
+        for run in repo.list_training_runs(session, limit):
+            took = (
+                f"{(run.finished_at - run.started_at).total_seconds():.0f} s"
+                if run.finished_at and run.started_at
+                else ""
+            )
+            table.add_row(
+                str(run.id),
+                run.status + (f": {run.error}" if run.error else ""),
+                run.trigger,
+                run.requested_by,
+                str(run.new_labels),
+                run.candidate_version or "",
+                run.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                took,
+            )
+    out.print(table)
 
 
 # --- models ------------------------------------------------------------------------------
@@ -608,15 +818,18 @@ def evaluate(
         err.print(f"wrote {output}")
 
 
-@app.command()
-def models() -> None:
-    """List model versions with their status and test metrics."""
+@models_app.callback(invoke_without_command=True)
+def models(ctx: typer.Context) -> None:
+    """List model versions with their status, test metrics and promotion history."""
+    if ctx.invoked_subcommand is not None:
+        return
     from trustq.db import repo
     from trustq.db.session import session_scope
 
     _settings()
     table = Table()
-    for column in ("version", "status", "created", "by", "test ROC-AUC", "test acc", "encoder"):
+    columns = ("version", "status", "created", "by", "labels", "test ROC-AUC", "log-loss", "ECE")
+    for column in columns:
         table.add_column(column)
     with session_scope() as session:
         for row in repo.list_model_versions(session):
@@ -626,11 +839,247 @@ def models() -> None:
                 row.status,
                 row.created_at.strftime("%Y-%m-%d %H:%M"),
                 row.created_by,
-                f"{test.get('roc_auc', float('nan')):.3f}",
-                f"{test.get('accuracy', float('nan')):.3f}",
-                row.encoder_name,
+                str(row.labels_used),
+                _number(test.get("roc_auc")),
+                _number(test.get("log_loss")),
+                _number(test.get("ece")),
             )
     out.print(table)
+    err.print("promotion decisions: `trustq models history`")
+
+
+def _number(value: object) -> str:
+    return f"{value:.3f}" if isinstance(value, int | float) else "–"
+
+
+@models_app.command("promote")
+def models_promote(
+    version: Annotated[str, typer.Argument(help="The version to serve (an older one rolls back).")],
+    by: Annotated[str, typer.Option("--by", help="Recorded as who promoted it.")],
+    note: Annotated[str | None, typer.Option("--note", help="Why.")] = None,
+) -> None:
+    """Serve VERSION from now on; workers switch within their model check interval."""
+    from trustq.services.models import ModelNotFound, promote
+
+    settings = _settings()
+    try:
+        done = promote(version, actor=by, note=note)
+    except ModelNotFound as exc:
+        raise _fail(str(exc), code=1) from exc
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
+    err.print(
+        f"{done['version']} serves now (before: {done['previous_version'] or 'none'}); "
+        f"workers switch within {settings.model_refresh_seconds:.0f} s"
+    )
+
+
+@models_app.command("history")
+def models_history(
+    version: Annotated[str | None, typer.Argument(help="Only this version.")] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 30,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines.")] = False,
+) -> None:
+    """Every promotion decision, by the gate or by hand, newest first."""
+    from trustq.db import repo
+    from trustq.db.session import session_scope
+
+    _settings()
+    with session_scope() as session:
+        rows = repo.list_model_decisions(session, version=version, limit=limit)
+        records = [
+            {
+                "at": r.created_at.isoformat(timespec="seconds"),
+                "version": r.version,
+                "previous_version": r.previous_version,
+                "decision": r.decision,
+                "actor": r.actor,
+                "reason": r.reason,
+                "candidate_metrics": r.candidate_metrics,
+                "serving_metrics": r.serving_metrics,
+            }
+            for r in rows
+        ]
+    if as_json:
+        for record in records:
+            print(json.dumps(record))
+        return
+    table = Table()
+    for column in ("at", "version", "before", "decision", "by", "reason"):
+        table.add_column(column)
+    for r in records:
+        colour = "green" if r["decision"] == "promoted" else "red"
+        table.add_row(
+            r["at"],
+            r["version"],
+            r["previous_version"] or "",
+            f"[{colour}]{r['decision']}[/]",
+            r["actor"],
+            r["reason"],
+        )
+    out.print(table)
+
+
+# --- HTTP API and operations ------------------------------------------------------------
+
+
+@app.command()
+def api(
+    host: Annotated[str | None, typer.Option(help="Address to bind (TRUSTQ_API_HOST).")] = None,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Port (TRUSTQ_API_PORT).")
+    ] = None,
+) -> None:
+    """Serve the HTTP API (one process; run more behind a load balancer to scale)."""
+    settings = _settings()
+    import uvicorn
+
+    from trustq import logs
+    from trustq.api.app import create_app
+
+    logs.configure(settings.log_format, settings.log_level)
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.api_host,
+        port=port or settings.api_port,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=20,
+    )
+
+
+apikey_app = typer.Typer(help="API keys of the HTTP API.", no_args_is_help=True)
+app.add_typer(apikey_app, name="apikey")
+
+
+@apikey_app.command("create")
+def apikey_create(
+    name: Annotated[str, typer.Option("--name", help="Who uses the key; recorded as the actor.")],
+    scope: Annotated[
+        str, typer.Option("--scope", help="read, submit (read + write) or admin (everything).")
+    ],
+) -> None:
+    """Make an API key and print it once (only its sha256 is stored)."""
+    from trustq.services import apikeys
+
+    _settings()
+    try:
+        info, token = apikeys.create(name, scope)
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
+    print(token)
+    err.print(
+        f"API key {info.name!r} ({info.scope}) created; it is shown once, keep it now",
+        highlight=False,
+    )
+
+
+@apikey_app.command("list")
+def apikey_list() -> None:
+    """List API keys: name, scope, prefix, created, last used, revoked."""
+    from trustq.services import apikeys
+
+    _settings()
+    table = Table()
+    for column in ("name", "scope", "prefix", "created", "last used", "revoked"):
+        table.add_column(column)
+    when = "%Y-%m-%d %H:%M"
+    for key in apikeys.list_keys():
+        table.add_row(
+            key.name,
+            key.scope,
+            key.prefix + "…",
+            key.created_at.strftime(when),
+            key.last_used_at.strftime(when) if key.last_used_at else "-",
+            key.revoked_at.strftime(when) if key.revoked_at else "-",
+        )
+    out.print(table)
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(name: Annotated[str, typer.Argument(help="The key's name.")]) -> None:
+    """Revoke an API key; requests with it get 401 from then on."""
+    from trustq.services import apikeys
+
+    _settings()
+    try:
+        apikeys.revoke(name)
+    except LookupError as exc:
+        raise _fail(str(exc), code=1) from exc
+    err.print(f"API key {name!r} revoked", highlight=False)
+
+
+def _age(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.0f} s"
+
+
+@app.command()
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    timeout: Annotated[float, typer.Option(min=0.1, help="Seconds to wait for workers.")] = 1.0,
+) -> None:
+    """Queue depth, workers seen, serving model, submissions by status, oldest waiting.
+
+    Exits 3 when the broker cannot be read (the database part is still shown).
+    """
+    from trustq.services import status as status_service
+
+    _settings()
+    snapshot = status_service.database_snapshot()
+    depths: dict[str, int] | None
+    broker_error = None
+    try:
+        depths = status_service.queue_depths()
+        workers = status_service.workers_seen(timeout)
+    except Exception as exc:  # any transport error: show it, the rest is still worth reading
+        depths, workers, broker_error = None, [], f"{type(exc).__name__}: {exc}"
+    if as_json:
+        oldest_at = snapshot.oldest_queued_at
+        print(
+            json.dumps(
+                {
+                    "queues": depths,
+                    "broker_error": broker_error,
+                    "workers": workers,
+                    "serving_model": snapshot.serving_model,
+                    "submissions": snapshot.by_status,
+                    "oldest_queued_at": oldest_at.isoformat() if oldest_at else None,
+                    "oldest_queued_age_seconds": snapshot.oldest_queued_age_seconds,
+                }
+            )
+        )
+    else:
+        table = Table(show_header=False, title="trustq status")
+        table.add_column(style="bold")
+        table.add_column()
+        if depths is None:
+            table.add_row("broker", f"[red]unreachable[/] ({broker_error})")
+        else:
+            for queue, depth in depths.items():
+                table.add_row(f"queue {queue}", f"{depth} waiting")
+            table.add_row(
+                "workers seen",
+                f"{len(workers)}: {', '.join(workers)}" if workers else "[red]none answered[/]",
+            )
+        table.add_row("serving model", snapshot.serving_model or "[red]none (run trustq train)[/]")
+        for name, count in snapshot.by_status.items():
+            label = "failed (dead letters)" if name == "failed" else name
+            style = "red" if name == "failed" and count else "white"
+            table.add_row(f"submissions {label}", f"[{style}]{count}[/]")
+        oldest = snapshot.oldest_queued_age_seconds
+        table.add_row(
+            "oldest waiting",
+            "-"
+            if oldest is None
+            else f"{_age(oldest)} (since {snapshot.oldest_queued_at:%Y-%m-%d %H:%M:%S} UTC)",
+        )
+        out.print(table)
+    if broker_error is not None:
+        raise typer.Exit(3)
 
 
 # --- database ----------------------------------------------------------------------------

@@ -53,8 +53,10 @@ def enqueue(
 
     ``resume_file`` is (file name, bytes) of a PDF or DOCX sent instead of resume_text.
     Raises pydantic.ValidationError for an invalid profile and ResumeFileError for an
-    unacceptable file (nothing stored), BrokerUnavailable when the queue is unreachable
-    (nothing stored).
+    unacceptable file (nothing stored), DatabaseUnavailable when the database is
+    unreachable (nothing stored or queued). When only the queue is unreachable the
+    submission is stored and a warning logged; the sweeper queues it once the broker is
+    back (``enqueue_many`` says which ones, in ``Enqueued.queued``).
     """
     if not isinstance(profile, Profile):
         profile = submissions.parse_profile(profile, with_resume_file=resume_file is not None)
@@ -73,7 +75,8 @@ def enqueue_many(
     submitted_by: str | None = None,
     request_id: str | None = None,
 ) -> list[Enqueued]:
-    """Validate every profile first, then store and queue them all."""
+    """Validate every profile first, then store and queue them all; ``queued`` is False
+    for those stored while the broker was unreachable (the sweeper queues them later)."""
     validated = [p if isinstance(p, Profile) else submissions.parse_profile(p) for p in profiles]
     return submissions.enqueue(
         validated, submitted_by=submitted_by or default_actor(), request_id=request_id
@@ -215,6 +218,25 @@ def label(
             note=note,
         )
         return _label_out(row)
+
+
+def label_many(rows: Iterable[Mapping[str, Any]], *, by: str | None = None) -> int:
+    """Record many labels at once, each a mapping with submission_id, label, source, by and
+    note (``by`` gives a default actor). All are stored, or none: ValueError lists every bad
+    row, LookupError the unknown submissions."""
+    from trustq.services.labels import add_labels, check_row
+
+    checked, bad = [], []
+    for number, row in enumerate(rows, start=1):
+        try:
+            checked.append(check_row(dict(row), default_by=by))
+        except ValueError as exc:
+            bad.append(f"row {number}: {exc}")
+    if bad:
+        raise ValueError(f"{len(bad)} bad label row(s), nothing stored\n" + "\n".join(bad))
+    if not checked:
+        raise ValueError("no labels given")
+    return add_labels(checked)
 
 
 def decide(

@@ -35,6 +35,24 @@ class Settings(BaseSettings):
     encoder_max_tokens: int = Field(default=256, ge=16, le=512)
     encoder_overlap_tokens: int = Field(default=32, ge=0, le=256)
     encoder_batch_size: int = Field(default=32, ge=1, le=4096)
+    # How workers run the encoder (training always embeds with the fp32 reference).
+    # auto: a GPU when torch sees one. Precision auto: fp16 on a GPU, bf16 autocast on a CPU
+    # that computes in bf16 natively (avx512_bf16 or AMX), else fp32; docs/benchmarks.md
+    # measures what each choice changes.
+    encoder_device: Literal["auto", "cpu", "cuda"] = "auto"
+    encoder_runtime: Literal["torch", "onnx"] = "torch"
+    encoder_precision: Literal["auto", "fp32", "bf16", "fp16", "int8"] = "auto"
+    encoder_compile: bool = False
+    # Windows per encoder pass on a GPU, where larger batches pay (encoder_batch_size on a CPU).
+    encoder_gpu_batch_size: int = Field(default=256, ge=1, le=8192)
+
+    # Micro-batching: a worker process that takes a scoring message also takes the messages
+    # waiting behind it, up to this many resume tokens or messages, waiting at most
+    # batch_max_wait_ms for more to arrive; off, it scores one message at a time.
+    batching: bool = True
+    batch_token_budget: int = Field(default=8192, ge=256, le=1_000_000)
+    batch_max_messages: int = Field(default=32, ge=1, le=4096)
+    batch_max_wait_ms: float = Field(default=10.0, ge=0, le=5000)
 
     worker_concurrency: int | None = Field(default=None, ge=1, le=64)
     torch_threads: int | None = Field(default=None, ge=1, le=256)
@@ -46,8 +64,33 @@ class Settings(BaseSettings):
     task_soft_time_limit: int = Field(default=300, ge=1)
     task_time_limit: int = Field(default=360, ge=2)
     max_attempts: int = Field(default=5, ge=1, le=100)
+    # The sweeper (a beat task, trustq/tasks/sweeper.py) runs this often. It publishes again
+    # a submission that has been queued or processing for longer than sweep_stale_after
+    # while the broker holds no message for it, and fails it after max_attempts.
+    sweep_interval: float = Field(default=30.0, ge=0.5)
+    sweep_stale_after: float = Field(default=120.0, ge=1)
     # A worker checks this often whether another model version was promoted.
     model_refresh_seconds: float = Field(default=30.0, ge=0)
+
+    # Retraining (trustq/services/retraining.py). Beat checks this often how many labels
+    # arrived since the serving model's training cut-off, and queues one run at this many.
+    retrain_check_seconds: float = Field(default=300.0, ge=1)
+    retrain_min_new_labels: int = Field(default=200, ge=1)
+    # The base synthetic set every run trains on besides the labelled submissions; its test
+    # split is the fixed part of the promotion holdout.
+    retrain_base_size: int = Field(default=6000, ge=100)
+    retrain_base_seed: int = Field(default=0, ge=0)
+    # The most recent labelled submissions (this share of them) are held out, never trained on.
+    retrain_holdout_fraction: float = Field(default=0.2, gt=0, lt=1)
+    retrain_max_epochs: int = Field(default=50, ge=1)
+    # A run "running" for longer than this is presumed lost and no longer blocks new runs.
+    retrain_stale_after: float = Field(default=3600.0, ge=10)
+    # The promotion gate: the candidate must be at most this much worse than the serving
+    # model on the same holdout, and clear the absolute floors.
+    promote_max_auc_drop: float = Field(default=0.005, ge=0, le=1)
+    promote_max_log_loss_rise: float = Field(default=0.01, ge=0)
+    promote_min_auc: float = Field(default=0.70, ge=0, le=1)
+    promote_max_log_loss: float = Field(default=0.60, gt=0)
 
     low_risk_min_score: float = Field(default=80.0, ge=0, le=100)
     medium_risk_min_score: float = Field(default=55.0, ge=0, le=100)
@@ -65,6 +108,27 @@ class Settings(BaseSettings):
     runs_dir: Path | None = Field(
         default=None, description="Training run folders; data_dir/runs if unset."
     )
+
+    # --- HTTP API (`trustq api`) ---
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+    # A whole request body, a resume file and multipart framing included.
+    api_max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    # Requests per minute per API key, counted in each API process; 0 turns the limit off.
+    api_rate_limit: int = Field(default=600, ge=0)
+    api_rate_burst: int = Field(default=60, ge=1)
+
+    # --- operations ---
+    log_format: Literal["json", "text"] = "json"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # The worker's main process serves every pool process's metrics on this port; 0 = off.
+    worker_metrics_port: int = Field(default=0, ge=0, le=65535)
+    metrics_dir: Path | None = Field(
+        default=None,
+        description="Where worker processes write metric samples; a fresh temp folder if unset.",
+    )
+    # After this many days a finished submission's resume text and file are erased; unset = never.
+    retention_days: int | None = Field(default=None, ge=1, le=36500)
 
     @field_validator("database_url")
     @classmethod
@@ -89,6 +153,11 @@ class Settings(BaseSettings):
         if self.medium_risk_min_score > self.low_risk_min_score:
             raise ValueError(
                 "TRUSTQ_MEDIUM_RISK_MIN_SCORE must not exceed TRUSTQ_LOW_RISK_MIN_SCORE"
+            )
+        if self.api_max_body_bytes <= self.max_resume_file_bytes:
+            raise ValueError(
+                "TRUSTQ_API_MAX_BODY_BYTES must exceed TRUSTQ_MAX_RESUME_FILE_BYTES "
+                "(a resume file travels inside the request body)"
             )
         return self
 
@@ -116,15 +185,23 @@ class Settings(BaseSettings):
     @property
     def resolved_concurrency(self) -> int:
         # One encoder per two cores: each process already uses several threads.
-        return self.worker_concurrency or max(1, (os.cpu_count() or 1) // 2)
+        return self.worker_concurrency or max(1, usable_cores() // 2)
 
     @property
     def resolved_torch_threads(self) -> int:
-        return self.torch_threads or max(1, (os.cpu_count() or 1) // self.resolved_concurrency)
+        return self.torch_threads or max(1, usable_cores() // self.resolved_concurrency)
 
     @property
     def resolved_pool_size(self) -> int:
         return self.db_pool_size or self.resolved_concurrency + 2
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (a container's CPU set, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 @lru_cache(maxsize=1)

@@ -179,9 +179,17 @@ def describe_errors(exc: Exception) -> list[str]:
         return [str(exc)]
     lines = []
     for err in errors(include_url=False):
-        where = ".".join(str(p) for p in err["loc"]) or "(profile)"
+        where = ".".join(_field_name(p) for p in err["loc"]) or "(profile)"
         lines.append(f"{where}: {err['msg']}")
     return lines
+
+
+def _field_name(part: str | int) -> str:
+    # An unknown key is the sender's text: escaped and cut, so an error stays one clear line.
+    text = str(part)
+    if not text.isprintable() or len(text) > 60:
+        text = ascii(text[:60]) + ("…" if len(text) > 60 else "")
+    return text
 
 
 class VerdictOut(BaseModel):

@@ -140,7 +140,8 @@ def test_same_idempotency_key_twice_gives_one_submission_and_one_verdict(
 
 def test_worker_killed_mid_scoring_loses_nothing_and_duplicates_nothing(start_worker) -> None:
     ids = [r.id for r in client.enqueue_many([public(r) for r in generate(30, seed=11)])]
-    first = start_worker()
+    # Small batches, so that the kill lands mid-way (a batch commits all of its verdicts).
+    first = start_worker(TRUSTQ_BATCH_MAX_MESSAGES="4")
     wait_for(lambda: len(verdict_counts()) >= 3, 120, "the first verdicts")
     first.kill(signal.SIGKILL)
     scored_before = len(verdict_counts())

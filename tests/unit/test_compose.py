@@ -22,7 +22,7 @@ def _command(service: dict) -> list[str]:
 
 
 def test_the_stack_has_every_part() -> None:
-    assert {"postgres", "redis", "migrate", "worker", "beat"} <= set(SERVICES)
+    assert {"postgres", "redis", "migrate", "worker", "beat", "api", "flower"} <= set(SERVICES)
 
 
 TRUSTQ_SERVICES = [n for n, s in SERVICES.items() if "command" in s and _command(s)[0] == "trustq"]
@@ -52,7 +52,7 @@ def test_health_checks_and_start_order() -> None:
 
 
 def test_services_point_at_the_servers_not_the_embedded_default() -> None:
-    for name in ("migrate", "worker", "beat"):
+    for name in ("migrate", "worker", "beat", "api"):
         env = SERVICES[name]["environment"]
         assert env["TRUSTQ_DATABASE_URL"].startswith("postgresql+psycopg2://")
         assert "@postgres:5432/" in env["TRUSTQ_DATABASE_URL"]
@@ -62,6 +62,34 @@ def test_services_point_at_the_servers_not_the_embedded_default() -> None:
 def test_redis_never_evicts_messages() -> None:
     command = _command(SERVICES["redis"])
     assert command[command.index("--maxmemory-policy") + 1] == "noeviction"
+    # Without a cap the policy never acts: Redis would grow until the machine kills it.
+    assert "--maxmemory" in command
+
+
+def test_some_worker_runs_what_beat_sends() -> None:
+    """Beat's tasks (the sweeper among them) go to queues a compose worker consumes."""
+    from trustq.tasks import names
+    from trustq.tasks.schedule import BEAT_SCHEDULE
+
+    consumed = set()
+    for service in SERVICES.values():
+        command = _command(service) if "command" in service else []
+        if command[:2] == ["trustq", "worker"]:
+            consumed.update(command[command.index("--queues") + 1].split(","))
+    for entry in BEAT_SCHEDULE.values():
+        assert names.ROUTES[entry["task"]]["queue"] in consumed, entry["task"]
+        assert entry["options"]["expires"] > 0, entry["task"]
+
+
+def test_training_runs_apart_from_scoring() -> None:
+    """A model being trained must not hold a scoring process: separate services."""
+
+    def queues(name: str) -> set[str]:
+        command = _command(SERVICES[name])
+        return set(command[command.index("--queues") + 1].split(","))
+
+    assert "scoring" in queues("worker") and "training" not in queues("worker")
+    assert queues("trainer") == {"training"}
 
 
 def test_the_dockerfile_ships_the_migrations_the_migrate_service_runs() -> None:
@@ -70,3 +98,30 @@ def test_the_dockerfile_ships_the_migrations_the_migrate_service_runs() -> None:
     )
     for needed in ("alembic.ini", "migrations", "trustq", "pyproject.toml"):
         assert needed in copied, needed
+
+
+def test_the_api_serves_on_the_port_it_publishes_and_checks() -> None:
+    api = SERVICES["api"]
+    command = _command(api)
+    assert command[:2] == ["trustq", "api"]
+    port = command[command.index("--port") + 1]
+    assert command[command.index("--host") + 1] == "0.0.0.0"
+    assert f"{port}:{port}" in api["ports"]
+    assert f"127.0.0.1:{port}/healthz" in " ".join(api["healthcheck"]["test"])
+    assert api["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert api["depends_on"]["redis"]["condition"] == "service_healthy"
+
+
+def test_workers_expose_their_metrics_port() -> None:
+    worker = SERVICES["worker"]
+    port = worker["environment"]["TRUSTQ_WORKER_METRICS_PORT"]
+    assert int(port) > 0
+    assert str(port) in [str(p) for p in worker["expose"]]
+
+
+def test_flower_watches_the_workers_broker() -> None:
+    flower = SERVICES["flower"]
+    command = _command(flower)
+    assert "flower" in command
+    assert f"--broker={SERVICES['worker']['environment']['TRUSTQ_BROKER_URL']}" in command
+    assert flower["depends_on"]["redis"]["condition"] == "service_healthy"

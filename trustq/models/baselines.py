@@ -24,7 +24,7 @@ from threadpoolctl import threadpool_limits
 
 from trustq.models import training
 from trustq.models.heuristics import flag_features
-from trustq.models.training import Dataset, TrainConfig, fit_calibration
+from trustq.models.training import Dataset, TrainConfig, dates_of, fit_calibration
 from trustq.schemas import Profile
 
 Baseline = Callable[[Sequence[Profile], Dataset, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
@@ -218,7 +218,7 @@ def network_ablation(
 class _RuleFlags:
     """Logistic regression on the rule-based flags (worst severity per flag code)."""
 
-    as_of: dt.date
+    as_of: dt.date | Sequence[dt.date]
 
     def __call__(
         self,
@@ -228,11 +228,14 @@ class _RuleFlags:
         val_idx: np.ndarray,
         test_idx: np.ndarray,
     ) -> np.ndarray:
-        x = np.stack([flag_features(p, self.as_of) for p in profiles]).astype(np.float64)
+        dates = dates_of(self.as_of, len(profiles))
+        x = np.stack([flag_features(p, d) for p, d in zip(profiles, dates, strict=True)]).astype(
+            np.float64
+        )
         return _logistic_regression(x, ds, train_idx, val_idx, test_idx)
 
 
-def standard(as_of: dt.date) -> dict[str, tuple[Baseline, str]]:
+def standard(as_of: dt.date | Sequence[dt.date]) -> dict[str, tuple[Baseline, str]]:
     """The baselines every training run reports, for features computed as of ``as_of``."""
     return {
         "logreg_indicators": (logreg_indicators, "logistic regression on the six indicators"),

@@ -65,9 +65,24 @@ class TrustNet(nn.Module):
         self, embeddings: Tensor, steps: Tensor, lengths: Tensor, indicators: Tensor
     ) -> Tensor:
         """Logits of P(risky), shape (B,). ``steps`` is (B, T, step_dim) padded; lengths ≥ 1."""
+        sequence = self._sequence(steps, lengths) if self.use_sequence else None
+        return self.head_logits(sequence, embeddings, indicators)
+
+    def sequence_features(self, steps: Tensor, lengths: Tensor) -> Tensor | None:
+        """What the LSTMs make of the project sequences, shape (B, hidden[-1]); None when
+        the network reads no sequence. Scoring many variants of one profile that differ only
+        in the resume or the indicators runs this once."""
+        return self._sequence(steps, lengths) if self.use_sequence else None
+
+    def head_logits(
+        self, sequence: Tensor | None, embeddings: Tensor, indicators: Tensor
+    ) -> Tensor:
+        """Logits from already computed sequence features, a resume embedding and indicators."""
         parts: list[Tensor] = []
         if self.use_sequence:
-            parts.append(self._sequence(steps, lengths))
+            if sequence is None:
+                raise ValueError("this network reads the project sequence; pass its features")
+            parts.append(sequence)
         if self.text_proj is not None:
             parts.append(self.text_proj(embeddings))
         if self.use_indicators:

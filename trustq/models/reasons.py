@@ -7,25 +7,32 @@ removed from both the sequence and the indicators, so the effect is the whole ef
 that project, exactly.
 
 Sentences: re-embedding the text once per left-out sentence would cost one encoder pass
-per sentence. Instead each sentence is embedded once (one batch, about the tokens of the
-whole text), the text's embedding is approximated by the token-weighted mean of its
-sentence embeddings, and a sentence's effect is the change in p(risky) when its term is
-dropped from that mean. Both sides of the difference use the same approximation, so the
-ranking is consistent; the sizes are approximate.
+per sentence. Instead the text's own pass is used: its embedding is the normalised sum of
+the states of all its tokens (see ``trustq.models.encoder``), so it splits exactly into
+one term per sentence plus the special tokens. A sentence's effect is the change in
+p(risky) when its term is dropped from that sum. The with-all side is the embedding the
+model scored; the without side keeps the context the sentence gave the other tokens, so
+the sizes are approximate. Sentence reasons cost no encoder pass when the text was just
+embedded, and one pass over the text when its embedding came from the cache.
+
+Every profile of a batch is explained together: one LSTM pass over all project variants,
+one pass of the network's head over all sentence variants.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+import torch
 
-from trustq.models.encoder import Encoder
-from trustq.models.scorer import Scorer
-from trustq.schemas import Profile
+from trustq.models.encoder import Encoder, TokenSums
+from trustq.models.scorer import Features, Scorer
+from trustq.schemas import Profile, Project
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 MAX_SENTENCES = 40
@@ -47,6 +54,36 @@ def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(text) if len(s.strip()) > 2]
 
 
+def sentence_spans(text: str) -> tuple[list[str], list[tuple[int, int]]]:
+    """The candidate sentences of ``text`` (at most MAX_SENTENCES) and their character
+    spans in it."""
+    sentences = split_sentences(text)[:MAX_SENTENCES]
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for sentence in sentences:
+        start = text.find(sentence, pos)
+        if start < 0:  # cannot happen for stripped pieces of the text; keep the pairing safe
+            start = pos
+        spans.append((start, start + len(sentence)))
+        pos = start + len(sentence)
+    return sentences, spans
+
+
+@dataclass
+class ToExplain:
+    """One scored profile and what its reasons are computed from."""
+
+    profile: Profile
+    p_risk: float
+    embedding: np.ndarray
+    features: Features
+    # The text's token sums split by sentence (``sentence_spans`` order); None: no sentences.
+    sentences: list[str] | None = None
+    token_sums: TokenSums | None = None
+    # Row of the batch's sequence features (``Scorer.score_prepared``), if computed.
+    sequence: torch.Tensor | None = None
+
+
 def explain(
     profile: Profile,
     p_risk: float,
@@ -61,86 +98,150 @@ def explain(
 
     With ``encoder`` None the resume sentences are not examined (no encoder passes).
     """
-    reasons = _project_reasons(profile, p_risk, scorer, embedding, as_of)
+    item = ToExplain(profile, p_risk, embedding, scorer.prepare(profile, as_of))
     if encoder is not None:
-        reasons += _sentence_reasons(profile, scorer, encoder, as_of)
-    reasons.sort(key=lambda r: -abs(r.effect))
-    return [r for r in reasons[:top] if abs(r.effect) >= 0.005]
+        item.sentences, spans = sentence_spans(profile.text)
+        _, [item.token_sums] = encoder.encode_with_spans([profile.text], [spans])
+    return explain_many([item], scorer, as_of, top=top)[0]
+
+
+def explain_many(
+    items: Sequence[ToExplain], scorer: Scorer, as_of: dt.date, *, top: int = 5
+) -> list[list[Reason]]:
+    """:func:`explain` for many profiles: the same reasons, from two batched passes."""
+    found: list[list[Reason]] = [[] for _ in items]
+    for i, reasons in _project_reasons(items, scorer, as_of):
+        found[i].extend(reasons)
+    for i, reasons in _sentence_reasons(items, scorer):
+        found[i].extend(reasons)
+    out = []
+    for reasons in found:
+        reasons.sort(key=lambda r: -abs(r.effect))
+        out.append([r for r in reasons[:top] if abs(r.effect) >= 0.005])
+    return out
 
 
 def _project_reasons(
-    profile: Profile, p_risk: float, scorer: Scorer, embedding: np.ndarray, as_of: dt.date
-) -> list[Reason]:
-    ordered = profile.projects_in_time_order()
-    if not ordered:
+    items: Sequence[ToExplain], scorer: Scorer, as_of: dt.date
+) -> list[tuple[int, list[Reason]]]:
+    plans: list[tuple[int, list[Project], list[int]]] = []
+    variants: list[Features] = []
+    embeddings: list[np.ndarray] = []
+    for i, item in enumerate(items):
+        ordered = item.profile.projects_in_time_order()
+        if not ordered:
+            continue
+        # The most recent projects are the ones the sequence model reads.
+        candidates = list(range(len(ordered)))[-MAX_PROJECTS:]
+        for k in candidates:
+            variant = item.profile.model_copy(update={"projects": ordered[:k] + ordered[k + 1 :]})
+            variants.append(scorer.prepare(variant, as_of))
+            embeddings.append(item.embedding)
+        plans.append((i, ordered, candidates))
+    if not variants:
         return []
-    # The most recent projects are the ones the sequence model reads.
-    candidates = list(range(len(ordered)))[-MAX_PROJECTS:]
-    variants = [
-        profile.model_copy(update={"projects": ordered[:i] + ordered[i + 1 :]}) for i in candidates
+    probs, _ = scorer.score_prepared(variants, np.stack(embeddings))
+    out = []
+    row = 0
+    for i, ordered, candidates in plans:
+        reasons = []
+        for k in candidates:
+            effect = items[i].p_risk - float(probs[row])
+            row += 1
+            reasons.append(_project_reason(ordered, k, effect))
+        out.append((i, reasons))
+    return out
+
+
+def _project_reason(ordered: list[Project], i: int, effect: float) -> Reason:
+    project = ordered[i]
+    traits = [
+        name
+        for name, on in (
+            ("disputed", project.disputed),
+            ("cancelled", project.cancelled),
+            ("late", project.completed_on_time is False),
+        )
+        if on
     ]
-    scores = scorer.score(variants, np.repeat(embedding[None, :], len(variants), 0), as_of)
-    out = []
-    for i, score in zip(candidates, scores, strict=True):
-        project = ordered[i]
-        effect = p_risk - score.p_risk
-        traits = [
-            name
-            for name, on in (
-                ("disputed", project.disputed),
-                ("cancelled", project.cancelled),
-                ("late", project.completed_on_time is False),
-            )
-            if on
-        ]
-        if project.client_rating is not None:
-            traits.append(f"rated {project.client_rating:.1f}")
-        described = f"project {i + 1} of {len(ordered)} “{project.title}”" + (
-            f" ({', '.join(traits)})" if traits else ""
-        )
-        out.append(
-            Reason(
-                kind="project",
-                effect=round(effect, 4),
-                text=f"{described} {'raises' if effect > 0 else 'lowers'} the risk "
-                f"by {abs(effect) * 100:.1f} points",
-                evidence={
-                    "project_index": i,
-                    "title": project.title,
-                    "start": str(project.start_date),
-                },
-            )
-        )
-    return out
+    if project.client_rating is not None:
+        traits.append(f"rated {project.client_rating:.1f}")
+    described = f"project {i + 1} of {len(ordered)} “{project.title}”" + (
+        f" ({', '.join(traits)})" if traits else ""
+    )
+    return Reason(
+        kind="project",
+        effect=round(effect, 4),
+        text=f"{described} {'raises' if effect > 0 else 'lowers'} the risk "
+        f"by {abs(effect) * 100:.1f} points",
+        evidence={
+            "project_index": i,
+            "title": project.title,
+            "start": str(project.start_date),
+        },
+    )
 
 
-def _sentence_reasons(
-    profile: Profile, scorer: Scorer, encoder: Encoder, as_of: dt.date
-) -> list[Reason]:
-    sentences = split_sentences(profile.text)
-    if len(sentences) < 2:
+def _sentence_reasons(items: Sequence[ToExplain], scorer: Scorer) -> list[tuple[int, list[Reason]]]:
+    plans: list[tuple[int, int]] = []
+    rows: list[np.ndarray] = []
+    owners: list[int] = []
+    for i, item in enumerate(items):
+        sums = item.token_sums
+        if sums is None or not item.sentences or len(item.sentences) < 2:
+            continue
+        # Row 0: the text as scored; row 1 + k: without sentence k's tokens.
+        rows.append(sums.total[None, :])
+        rows.append(sums.total[None, :] - sums.spans)
+        owners.extend([i] * (1 + len(sums.spans)))
+        plans.append((i, len(sums.spans)))
+    if not plans:
         return []
-    candidates = sentences[:MAX_SENTENCES]
-    vectors = encoder.encode(candidates).astype(np.float64)
-    weights = np.array([sum(len(w) for w in encoder.windows(s)) for s in candidates], np.float64)
-    weighted = vectors * weights[:, None]
-    total = weighted.sum(axis=0)
-    rows = [total] + [total - weighted[i] for i in range(len(candidates))]
-    approx = np.stack(rows)
+    approx = np.concatenate(rows)
     approx /= np.maximum(np.linalg.norm(approx, axis=1, keepdims=True), 1e-12)
-    scores = scorer.score([profile] * len(rows), approx.astype(np.float32), as_of)
-    with_all = scores[0].p_risk
+    index = np.array(owners)
+    features = [items[i].features for i in owners]
+    indicators = np.stack([f.indicators for f in features])
+    sequence = _sequences(items, index, scorer)
+    probs = scorer.head_proba(sequence, approx.astype(np.float32), indicators)
     out = []
-    for i, score in enumerate(scores[1:]):
-        effect = with_all - score.p_risk
-        quoted = candidates[i] if len(candidates[i]) <= 160 else candidates[i][:157] + "…"
-        out.append(
-            Reason(
-                kind="sentence",
-                effect=round(effect, 4),
-                text=f"the resume sentence “{quoted}” {'raises' if effect > 0 else 'lowers'} "
-                f"the risk by {abs(effect) * 100:.1f} points",
-                evidence={"sentence_index": i, "sentence": candidates[i][:500]},
+    row = 0
+    for i, n in plans:
+        with_all = float(probs[row])
+        sentences = items[i].sentences or []
+        reasons = []
+        for k in range(n):
+            effect = with_all - float(probs[row + 1 + k])
+            quoted = sentences[k] if len(sentences[k]) <= 160 else sentences[k][:157] + "…"
+            reasons.append(
+                Reason(
+                    kind="sentence",
+                    effect=round(effect, 4),
+                    text=f"the resume sentence “{quoted}” "
+                    f"{'raises' if effect > 0 else 'lowers'} "
+                    f"the risk by {abs(effect) * 100:.1f} points",
+                    evidence={"sentence_index": k, "sentence": sentences[k][:500]},
+                )
             )
-        )
+        row += 1 + n
+        out.append((i, reasons))
     return out
+
+
+def _sequences(
+    items: Sequence[ToExplain], owners: np.ndarray, scorer: Scorer
+) -> torch.Tensor | None:
+    """Sequence features for each row (its profile's), computing the missing ones once."""
+    if not scorer.model.use_sequence:
+        return None
+    needed = sorted({int(i) for i in owners})
+    missing = [i for i in needed if items[i].sequence is None]
+    if missing:
+        fresh = scorer.sequence_features([items[i].features.steps for i in missing])
+        assert fresh is not None
+        for i, row in zip(missing, fresh, strict=True):
+            items[i].sequence = row
+    stacked = torch.stack([items[i].sequence for i in needed])  # type: ignore[misc]
+    position = {i: k for k, i in enumerate(needed)}
+    index = torch.tensor([position[int(i)] for i in owners], device=stacked.device)
+    return stacked.index_select(0, index)

@@ -17,6 +17,19 @@ from trustq.models.network import TrustNet
 from trustq.models.training import Calibration
 from trustq.schemas import Profile
 
+# Rows per LSTM pass: few distinct shapes on a CPU (see sequence_features), large on a GPU.
+CPU_LSTM_ROWS = 64
+CUDA_LSTM_ROWS = 8192
+
+
+@dataclass(frozen=True)
+class Features:
+    """A profile's model inputs besides the resume: project steps and indicators."""
+
+    steps: np.ndarray
+    raw_indicators: dict[str, float]
+    indicators: np.ndarray
+
 
 @dataclass
 class Score:
@@ -43,6 +56,9 @@ class Scorer:
         except ValueError as exc:
             raise ValueError(f"model {version} has no valid calibration: {exc}") from exc
         self.model = model.eval()
+        self.device = torch.device("cpu")
+        self.dtype = torch.float32
+        self._reference_sequence: torch.Tensor | None = None
         self.meta = meta
         self.version = version
         self.embed_dim = int(meta.get("net", {}).get("embed_dim", model.embed_dim))
@@ -73,11 +89,121 @@ class Scorer:
         if not profiles:
             return []
 
-        raw = [compute_indicators(p, as_of) for p in profiles]
-        steps = [project_steps(p, as_of) for p in profiles]
-        indicators = np.stack([normalise_indicators(r) for r in raw])
-        probs = self._proba(emb, steps, indicators)
-        return [Score(p_risk=float(pi), indicators=r) for pi, r in zip(probs, raw, strict=True)]
+        prepared = [self.prepare(p, as_of) for p in profiles]
+        probs, _ = self.score_prepared(prepared, emb)
+        return [
+            Score(p_risk=float(pi), indicators=f.raw_indicators)
+            for pi, f in zip(probs, prepared, strict=True)
+        ]
+
+    def prepare(self, profile: Profile, as_of: dt.date) -> Features:
+        """The model inputs of ``profile`` other than its resume embedding."""
+        raw = compute_indicators(profile, as_of)
+        return Features(project_steps(profile, as_of), raw, normalise_indicators(raw))
+
+    def score_prepared(
+        self, features: Sequence[Features], embeddings: np.ndarray
+    ) -> tuple[np.ndarray, torch.Tensor | None]:
+        """Calibrated P(risky) per profile, and the sequence features behind it (reused by
+        :meth:`head_proba` for variants that change only the resume or the indicators)."""
+        emb = np.asarray(embeddings, dtype=np.float32)
+        if emb.shape != (len(features), self.embed_dim):
+            raise ValueError(f"embeddings have shape {emb.shape}, not ({len(features)}, dim)")
+        if not features:
+            return np.zeros(0), None
+        sequence = self.sequence_features([f.steps for f in features])
+        indicators = np.stack([f.indicators for f in features])
+        return self.head_proba(sequence, emb, indicators), sequence
+
+    def sequence_features(self, steps: Sequence[np.ndarray]) -> torch.Tensor | None:
+        """The LSTMs' reading of each step array (one pass for all), on the model's device."""
+        if not self.model.use_sequence:
+            return None
+        lengths = np.array([len(s) for s in steps], dtype=np.int64)
+        # On a CPU oneDNN compiles an LSTM kernel for every new (rows, steps) shape, which
+        # costs several times the pass itself: rows go in length order, in chunks of a few
+        # fixed sizes, padded to a multiple of 8 steps, so a worker meets few shapes. Each
+        # row's output depends on its own steps only, so the padding changes nothing.
+        chunk = CUDA_LSTM_ROWS if self.device.type == "cuda" else CPU_LSTM_ROWS
+        order = np.argsort(lengths, kind="stable")
+        out: torch.Tensor | None = None
+        with torch.inference_mode():
+            for start in range(0, len(order), chunk):
+                rows = order[start : start + chunk]
+                n_rows = 1 << max(0, int(len(rows) - 1).bit_length())
+                width = -(-int(lengths[rows].max()) // 8) * 8
+                padded = np.zeros((n_rows, width, len(STEP_FEATURES)), np.float32)
+                row_lengths = np.ones(n_rows, dtype=np.int64)
+                for k, i in enumerate(rows):
+                    padded[k, : lengths[i]] = steps[i]
+                    row_lengths[k] = lengths[i]
+                part = self.model.sequence_features(
+                    self._tensor(padded), torch.from_numpy(row_lengths)
+                )
+                assert part is not None
+                if out is None:
+                    out = part.new_empty((len(steps), part.shape[1]))
+                out[torch.from_numpy(rows).to(part.device)] = part[: len(rows)]
+        return out
+
+    def head_proba(
+        self, sequence: torch.Tensor | None, embeddings: np.ndarray, indicators: np.ndarray
+    ) -> np.ndarray:
+        """Calibrated P(risky) from sequence features (one row per input row) and the other
+        inputs, without running the LSTMs."""
+        with torch.inference_mode():
+            logits = self.model.head_logits(
+                sequence, self._tensor(embeddings), self._tensor(indicators)
+            )
+        return self.calibration.proba(logits.double().cpu().numpy())
+
+    def reference_sequence(self) -> torch.Tensor | None:
+        """Sequence features of the reference history (computed once per scorer)."""
+        if self._reference_sequence is None and self.model.use_sequence:
+            self._reference_sequence = self.sequence_features([self.reference.steps])
+        return self._reference_sequence
+
+    def group_probabilities_many(
+        self,
+        features: Sequence[Features],
+        embeddings: np.ndarray,
+        sequence: torch.Tensor | None,
+    ) -> list[dict[tuple[bool, ...], float]]:
+        """:meth:`group_probabilities` for many profiles at once, from their sequence
+        features (as :meth:`score_prepared` returned them): no LSTM pass at all."""
+        if not features:
+            return []
+        ref = self.reference
+        n, b = len(MASKS), len(features)
+        # Row r = profile r // n under mask r % n; index b stands for the reference input.
+        use = np.array(MASKS, dtype=bool)
+        own = np.repeat(np.arange(b), n)
+        pick = {g: np.where(np.tile(use[:, g], b), own, b) for g in range(use.shape[1])}
+        emb = np.concatenate([np.asarray(embeddings, np.float32), ref.embedding[None, :]])
+        ind = np.concatenate([np.stack([f.indicators for f in features]), ref.indicators[None]])
+        seq_rows = None
+        ref_seq = self.reference_sequence()
+        if sequence is not None and ref_seq is not None:
+            index = torch.from_numpy(pick[1]).to(sequence.device)
+            seq_rows = torch.cat([sequence, ref_seq]).index_select(0, index)
+        probs = self.head_proba(seq_rows, emb[pick[0]], ind[pick[2]])
+        return [
+            {mask: float(p) for mask, p in zip(MASKS, probs[i * n : (i + 1) * n], strict=True)}
+            for i in range(b)
+        ]
+
+    def to(self, device: str | torch.device, *, half: bool = False) -> Scorer:
+        """Run the network on ``device`` (in fp16 with ``half``, for a GPU)."""
+        self.model = self.model.to(device)
+        self.dtype = torch.float16 if half else torch.float32
+        self.model = self.model.to(self.dtype)
+        self.device = torch.device(device)
+        self._reference_sequence = None
+        return self
+
+    def _tensor(self, array: np.ndarray) -> torch.Tensor:
+        t = torch.from_numpy(np.ascontiguousarray(array, np.float32))
+        return t.to(self.device, self.dtype, non_blocking=True)
 
     def group_probabilities(
         self, profile: Profile, embedding: np.ndarray, as_of: dt.date
@@ -98,18 +224,7 @@ class Scorer:
     def _proba(
         self, emb: np.ndarray, steps: Sequence[np.ndarray], indicators: np.ndarray
     ) -> np.ndarray:
-        lengths = np.array([len(s) for s in steps], dtype=np.int64)
-        padded = np.zeros((len(steps), int(lengths.max()), len(STEP_FEATURES)), np.float32)
-        for i, s in enumerate(steps):
-            padded[i, : len(s)] = s
-        with torch.inference_mode():
-            logits = self.model(
-                torch.from_numpy(np.ascontiguousarray(emb, np.float32)),
-                torch.from_numpy(padded),
-                torch.from_numpy(lengths),
-                torch.from_numpy(np.ascontiguousarray(indicators, np.float32)),
-            )
-        return self.calibration.proba(logits.double().numpy())
+        return self.head_proba(self.sequence_features(steps), emb, indicators)
 
 
 @dataclass(frozen=True)

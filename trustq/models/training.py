@@ -62,9 +62,10 @@ def build_dataset(
     profiles: Sequence[Profile],
     labels: Sequence[int],
     embeddings: np.ndarray,
-    as_of: dt.date,
+    as_of: dt.date | Sequence[dt.date],
 ) -> Dataset:
-    """Features of ``profiles`` as of ``as_of``, with their resume embeddings and labels."""
+    """Features of ``profiles`` as of ``as_of`` (one date, or one per profile: the day each
+    was scored), with their resume embeddings and labels."""
     if not (len(profiles) == len(labels) == len(embeddings)):
         raise ValueError("profiles, labels and embeddings must have equal length")
     y = np.asarray(labels, dtype=np.int64)
@@ -72,8 +73,9 @@ def build_dataset(
         raise ValueError("labels must be 0 (trustworthy) or 1 (risky)")
     steps: list[np.ndarray] = []
     indicators = np.zeros((len(profiles), len(INDICATOR_NAMES)), dtype=np.float32)
+    dates = dates_of(as_of, len(profiles))
     for i, profile in enumerate(profiles):
-        steps_i, indicators[i] = profile_features(profile, as_of)
+        steps_i, indicators[i] = profile_features(profile, dates[i])
         steps.append(steps_i)
     return Dataset(
         embeddings=np.ascontiguousarray(embeddings, dtype=np.float32),
@@ -81,6 +83,16 @@ def build_dataset(
         indicators=indicators,
         labels=y,
     )
+
+
+def dates_of(as_of: dt.date | Sequence[dt.date], n: int) -> list[dt.date]:
+    """``as_of`` as one date per profile."""
+    if isinstance(as_of, dt.date):
+        return [as_of] * n
+    dates = list(as_of)
+    if len(dates) != n:
+        raise ValueError(f"{n} profiles but {len(dates)} as-of dates")
+    return dates
 
 
 def stratified_split(

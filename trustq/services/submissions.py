@@ -4,29 +4,45 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import uuid
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from trustq.config import get_settings
 from trustq.db import repo
 from trustq.db.session import session_scope
+from trustq.db.tables import SubmissionStatus
 from trustq.schemas import Profile, describe_errors
 from trustq.services.resume_files import check_file
 from trustq.tasks import names
 
+log = logging.getLogger(__name__)
+
 
 class BrokerUnavailable(RuntimeError):
-    """The broker refused the message; the submission was not kept."""
+    """The broker did not take a message; ``published`` lists the ids it took before."""
+
+    def __init__(self, message: str, published: Sequence[uuid.UUID] = ()) -> None:
+        super().__init__(message)
+        self.published = list(published)
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database could not be reached; what the message says was not stored was not."""
 
 
 @dataclass(frozen=True)
 class Enqueued:
     id: uuid.UUID
     created: bool  # False when the idempotency key was seen before: nothing was queued
+    # False when the broker was unreachable: the submission is stored (status queued) and
+    # the sweeper publishes it once the broker is back.
+    queued: bool = True
 
 
 @dataclass
@@ -62,7 +78,7 @@ def parse_document(text: str, *, with_resume_file: bool = False) -> ParsedBatch:
         return batch
     try:
         whole = json.loads(stripped)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         whole = None
     if isinstance(whole, dict):
         _parse_one(batch, 1, whole, with_resume_file)
@@ -77,6 +93,9 @@ def parse_document(text: str, *, with_resume_file: bool = False) -> ParsedBatch:
             data = json.loads(line)
         except json.JSONDecodeError as exc:
             batch.bad.append(BadLine(number, [f"not valid JSON: {exc.msg} at column {exc.colno}"]))
+            continue
+        except RecursionError:
+            batch.bad.append(BadLine(number, ["JSON nested too deeply to read"]))
             continue
         _parse_one(batch, number, data)
     if not batch.profiles and not batch.bad:
@@ -94,19 +113,29 @@ def _parse_one(batch: ParsedBatch, number: int, data: Any, with_resume_file: boo
         batch.bad.append(BadLine(number, describe_errors(exc)))
 
 
-def _publish(submission_ids: Iterable[uuid.UUID]) -> None:
+def publish(submission_ids: Iterable[uuid.UUID]) -> None:
+    """Put one scoring message per id on the queue; BrokerUnavailable names what was sent."""
     from trustq.worker.app import app
 
-    with app.producer_or_acquire() as producer:
-        for submission_id in submission_ids:
-            app.send_task(
-                names.SCORE_SUBMISSION,
-                args=[str(submission_id)],
-                queue=names.SCORING_QUEUE,
-                producer=producer,
-                retry=True,
-                retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
-            )
+    sent: list[uuid.UUID] = []
+    try:
+        with app.producer_or_acquire() as producer:
+            for submission_id in submission_ids:
+                app.send_task(
+                    names.SCORE_SUBMISSION,
+                    args=[str(submission_id)],
+                    queue=names.SCORING_QUEUE,
+                    producer=producer,
+                    retry=True,
+                    retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
+                )
+                sent.append(submission_id)
+    except Exception as exc:  # connection refused, Redis out of memory, timeouts: all the same
+        raise BrokerUnavailable(f"the broker did not take the message: {exc}", sent) from exc
+
+
+def _database_error(exc: Exception) -> str:
+    return str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
 
 
 def enqueue(
@@ -123,9 +152,10 @@ def enqueue(
     ``resume_file`` (file name, bytes) goes with a single profile that has no resume_text;
     the worker extracts its text.
 
-    Rows are committed before their messages are published. If the broker refuses, the
-    rows of the failed chunk are deleted again and BrokerUnavailable is raised: a
-    submission is either stored and queued, or not stored at all.
+    Rows are committed before their messages are published, so a submission is never
+    queued without being stored. If the broker is unreachable the submissions stay stored
+    with ``queued=False`` (a warning is logged) and the sweeper publishes them once it is
+    back. If the database is unreachable, DatabaseUnavailable says which were stored.
     """
     results: list[Enqueued] = []
     if resume_file is not None:
@@ -133,40 +163,68 @@ def enqueue(
         if len(profiles) != 1 or profiles[0].resume_text is not None:
             raise ValueError("a resume file goes with one profile that has no resume_text")
         check_file(resume_file[1], resume_file[0], get_settings().max_resume_file_bytes)
+    broker_down: BrokerUnavailable | None = None
     for chunk in _chunks(profiles, chunk_size):
-        stored: list[Enqueued] = []
-        with session_scope() as session:
-            for profile in chunk:
-                row, created = repo.add_submission(
-                    session,
-                    external_id=profile.external_id,
-                    idempotency_key=profile.idempotency_key,
-                    payload=profile.model_dump(mode="json"),
-                    resume_sha256=(
-                        hashlib.sha256(resume_file[1]).hexdigest()
-                        if resume_file is not None
-                        else sha256_text(profile.text)
-                    ),
-                    submitted_by=submitted_by,
-                    request_id=request_id,
-                    resume_file=resume_file,
-                )
-                stored.append(Enqueued(row.id, created))
-        new_ids = [item.id for item in stored if item.created]
         try:
-            _publish(new_ids)
-        except Exception as exc:
-            with session_scope() as session:
-                for submission_id in new_ids:
-                    repo.delete_submission(session, submission_id)
-            raise BrokerUnavailable(
-                f"the broker did not take the message ({exc}); "
-                f"{len(results)} earlier submission(s) were queued, the rest were not stored"
+            stored = _store(chunk, submitted_by, request_id, resume_file)
+        except (OperationalError, InterfaceError) as exc:
+            raise DatabaseUnavailable(
+                f"the database is unreachable ({_database_error(exc)}); "
+                + (
+                    f"the first {len(results)} submission(s) were stored, the rest were not"
+                    if results
+                    else "nothing was stored or queued"
+                )
             ) from exc
+        new_ids = [item.id for item in stored if item.created]
+        if broker_down is None and new_ids:
+            try:
+                publish(new_ids)
+            except BrokerUnavailable as exc:
+                broker_down = exc
+                log.warning(
+                    "%s; %d submission(s) stay stored and the sweeper will queue them",
+                    exc,
+                    len(new_ids) - len(exc.published),
+                )
+        if broker_down is not None:
+            sent = set(broker_down.published)
+            stored = [
+                replace(item, queued=False) if item.created and item.id not in sent else item
+                for item in stored
+            ]
         results.extend(stored)
         if on_progress is not None:
             on_progress(len(stored))
     return results
+
+
+def _store(
+    chunk: list[Profile],
+    submitted_by: str,
+    request_id: str | None,
+    resume_file: tuple[str, bytes] | None,
+) -> list[Enqueued]:
+    """Insert one chunk in one transaction: all of it is stored, or none of it."""
+    stored: list[Enqueued] = []
+    with session_scope() as session:
+        for profile in chunk:
+            row, created = repo.add_submission(
+                session,
+                external_id=profile.external_id,
+                idempotency_key=profile.idempotency_key,
+                payload=profile.model_dump(mode="json"),
+                resume_sha256=(
+                    hashlib.sha256(resume_file[1]).hexdigest()
+                    if resume_file is not None
+                    else sha256_text(profile.text)
+                ),
+                submitted_by=submitted_by,
+                request_id=request_id,
+                resume_file=resume_file,
+            )
+            stored.append(Enqueued(row.id, created))
+    return stored
 
 
 def _chunks(items: Iterable[Profile], size: int) -> Iterator[list[Profile]]:
@@ -178,3 +236,52 @@ def _chunks(items: Iterable[Profile], size: int) -> Iterator[list[Profile]]:
             chunk = []
     if chunk:
         yield chunk
+
+
+# --- retrying the dead letters -----------------------------------------------------------
+
+
+class NotRetryable(ValueError):
+    """A named submission is not failed; nothing was changed."""
+
+
+@dataclass(frozen=True)
+class Retried:
+    ids: list[uuid.UUID]
+    # False when the broker was unreachable: they are queued in the database and the
+    # sweeper publishes them once it is back.
+    queued: bool
+
+
+def retry_failed(submission_ids: Sequence[uuid.UUID] | None = None) -> Retried:
+    """Queue failed submissions again with a fresh attempt count (every failed one if None).
+
+    Named submissions must all exist and be failed, or LookupError / NotRetryable is raised
+    and nothing changes. The rows are queued (committed) before their messages are sent.
+    """
+    with session_scope() as session:
+        if submission_ids is not None:
+            known = repo.statuses_of(session, submission_ids)
+            unknown = [str(sid) for sid in submission_ids if sid not in known]
+            if unknown:
+                raise LookupError("no submission " + ", ".join(unknown))
+            busy = [
+                f"{sid} is {status}"
+                for sid, status in known.items()
+                if status != SubmissionStatus.failed
+            ]
+            if busy:
+                raise NotRetryable(
+                    "only failed submissions are retried: " + "; ".join(busy) + "; nothing changed"
+                )
+        ids = repo.requeue_failed(session, submission_ids)
+    try:
+        publish(ids)
+    except BrokerUnavailable as exc:
+        log.warning(
+            "%s; %d retried submission(s) are queued in the database for the sweeper",
+            exc,
+            len(ids) - len(exc.published),
+        )
+        return Retried(ids, queued=False)
+    return Retried(ids, queued=True)

@@ -88,16 +88,24 @@ def train_and_register(
     settings: Settings,
     profiles: Sequence[LabelledProfile],
     *,
-    as_of: dt.date,
+    as_of: dt.date | Sequence[dt.date],
     created_by: str,
     serve: bool = True,
     config: training.TrainConfig | None = None,
     ablations: bool = False,
     data_description: str = "labelled profiles",
     progress: Callable[[str], None] = log.info,
+    split: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    labels_until: dt.datetime | None = None,
+    labels_used: int = 0,
 ) -> TrainingReport:
     """Train on ``profiles``, compare with the baselines (and, if asked, the ablations),
-    write the run folder, and register the model version."""
+    write the run folder, and register the model version.
+
+    ``as_of`` is the day the features are computed for, one for all or one per profile.
+    ``split`` gives the train, validation and test rows; by default a stratified split.
+    ``labels_until`` and ``labels_used`` record which reviewer labels the model learned from.
+    """
     config = config or training.TrainConfig()
     if config.threads is None:
         config = dataclasses.replace(config, threads=settings.resolved_torch_threads)
@@ -109,7 +117,10 @@ def train_and_register(
 
     labels = np.array([p.label for p in profiles], dtype=np.int64)
     ds = training.build_dataset(profiles, labels, embeddings, as_of)
-    train_idx, val_idx, test_idx = training.stratified_split(labels, config.seed)
+    if split is None:
+        train_idx, val_idx, test_idx = training.stratified_split(labels, config.seed)
+    else:
+        train_idx, val_idx, test_idx = (np.asarray(part, dtype=np.int64) for part in split)
     progress(
         f"training on {len(train_idx)} profiles, validating on {len(val_idx)}, "
         f"testing on {len(test_idx)}"
@@ -206,6 +217,8 @@ def train_and_register(
                 artifact=artifact,
                 artifact_sha256=sha,
                 created_by=created_by,
+                labels_until=labels_until,
+                labels_used=labels_used,
             ),
         )
         if serve:
@@ -215,7 +228,9 @@ def train_and_register(
         "data": data_description,
         "n_profiles": len(profiles),
         "data_sha256": data_sha,
-        "as_of": as_of.isoformat(),
+        "as_of": as_of.isoformat()
+        if isinstance(as_of, dt.date)
+        else f"each profile's scoring day, {min(as_of)} to {max(as_of)}",
         "encoder": meta["encoder"],
         "net": result.model.config(),
         "config": dataclasses.asdict(config),

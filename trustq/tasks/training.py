@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from celery import shared_task
 
 from trustq.config import get_settings
 from trustq.data.synthetic import REFERENCE_DATE
+from trustq.services.retraining import execute_run, request_run
 from trustq.services.training import synthetic_profiles, train_and_register
 from trustq.tasks import names
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(name=names.TRAIN_MODEL)
@@ -25,3 +29,19 @@ def train_model(
         serve=serve,
     )
     return {"version": report.version, "status": report.status}
+
+
+@shared_task(name=names.RETRAIN_CHECK)
+def retrain_check() -> dict[str, Any]:
+    """The beat tick: queue one run when enough new labels arrived."""
+    request = request_run(get_settings(), trigger="beat", requested_by="beat")
+    return {"started": request.started, "run": request.run_id, "message": request.message}
+
+
+@shared_task(name=names.RETRAIN_RUN)
+def retrain_run(run_id: int) -> dict[str, Any]:
+    """One retraining run: train a candidate, judge it against the serving model."""
+    if isinstance(run_id, bool) or not isinstance(run_id, int):
+        log.error("retrain_run needs an integer run id, got %r; dropped", run_id)
+        return {"run": None, "outcome": "dropped"}
+    return execute_run(get_settings(), run_id)

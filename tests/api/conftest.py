@@ -1,0 +1,113 @@
+"""The HTTP API's fixtures: the app in this process (FastAPI's TestClient), API keys of each
+scope, a JSON log capture, and one real worker shared by a module."""
+
+from __future__ import annotations
+
+import io
+import logging
+import socket
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import WorkerProcess
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def keys(database: str) -> dict[str, Key]:  # noqa: ARG001
+    """One key per scope (read, submit, admin), named uniquely for the module."""
+    from trustq.services import apikeys
+
+    suffix = uuid.uuid4().hex[:6]
+    made = {}
+    for scope in ("read", "submit", "admin"):
+        info, token = apikeys.create(f"tests-{scope}-{suffix}", scope)
+        made[scope] = Key(info.name, token)
+    return made
+
+
+@pytest.fixture(scope="module")
+def make_client(database: str) -> Iterator[Callable[..., TestClient]]:  # noqa: ARG001
+    """Build the app with some settings changed and a client for it."""
+    from trustq.api.app import create_app
+    from trustq.config import get_settings
+
+    clients: list[TestClient] = []
+
+    def make(**settings: Any) -> TestClient:
+        client = TestClient(create_app(get_settings().model_copy(update=settings)))
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture(scope="module")
+def http(make_client: Callable[..., TestClient]) -> TestClient:
+    """The app as `trustq api` serves it, without the rate limit (tested on its own)."""
+    return make_client(api_rate_limit=0)
+
+
+@pytest.fixture(scope="module")
+def api_log() -> Iterator[io.StringIO]:
+    """Everything this process logs while the module runs, as `trustq api` writes it (JSON)."""
+    from trustq import logs
+
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    handler.setFormatter(logs.formatter("json"))
+    handler.addFilter(logs.ContextFilter())
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    yield buffer
+    root.removeHandler(handler)
+    root.setLevel(level)
+
+
+@pytest.fixture(scope="module")
+def module_worker(
+    serving_model: str,  # noqa: ARG001
+    redis_client: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[WorkerProcess]:
+    """One real worker for the module, serving its metrics on a free port and erasing
+    resumes older than 30 days when the retention task runs."""
+    redis_client.flushdb()
+    port = free_port()
+    log_path: Path = tmp_path_factory.mktemp("api-worker") / "worker.log"
+    worker = WorkerProcess(
+        log_path,
+        1,
+        {"TRUSTQ_WORKER_METRICS_PORT": str(port), "TRUSTQ_RETENTION_DAYS": "30"},
+    )
+    worker.metrics_port = port  # type: ignore[attr-defined]
+    try:
+        worker.wait_ready()
+        yield worker
+    finally:
+        worker.stop()

@@ -1,0 +1,223 @@
+"""Fault trials: a burst of submissions is in flight when the fault strikes; afterwards every
+submission has exactly one verdict, or (the poison ones, whose stored payload cannot be
+scored) a failed status with its reason. Nothing lost, nothing duplicated."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import time
+import uuid
+
+import pytest
+from sqlalchemy import select
+
+from tests.cli import trustq
+from tests.faults.conftest import Outcome, Trial, pool_children
+from tests.servers import wait_for
+from trustq.db.tables import Submission
+
+pytestmark = [pytest.mark.faults, pytest.mark.integration]
+
+
+def check(outcome: Outcome, valid: list[uuid.UUID], poison: list[uuid.UUID]) -> None:
+    assert not outcome.lost, f"lost {len(outcome.lost)}: {outcome.lost[:5]}"
+    assert outcome.duplicated == 0
+    assert outcome.scored_once == len(valid)
+    assert set(outcome.failed) == {str(p) for p in poison}, outcome.failed
+    for reason in outcome.failed.values():
+        assert reason and "experience_level" in reason, reason
+
+
+def progress(trial: Trial, more: int, what: str) -> None:
+    target = trial.verdict_count() + more
+    wait_for(lambda: trial.verdict_count() >= target, 90, what)
+
+
+def mid_batch(trial: Trial, since: dt.datetime) -> dt.datetime:
+    """Wait until a live pool process has claimed a batch after ``since``; now is a good
+    moment to strike. Returns the database's clock, the mark for the next strike."""
+    wait_for(lambda: trial.claimed_since(since) > 0, 60, "a batch being scored", every=0.01)
+    return trial.db_now()
+
+
+def test_worker_processes_killed_mid_batch(trial: Trial) -> None:
+    started = time.monotonic()
+    [worker] = trial.start()
+    poison = trial.add_poison(2)
+    valid = trial.enqueue(60, seed=101)
+
+    kills = 0
+    mark = trial.db_now()
+    for _ in range(3):
+        mark = mid_batch(trial, mark)
+        os.kill(pool_children(worker)[0], signal.SIGKILL)
+        kills += 1
+    mid_batch(trial, mark)
+    worker.kill(signal.SIGKILL)  # the main process and its pool: unacked messages wait
+    kills += 1
+    assert trial.verdict_count() < len(valid), "the burst was over before the faults"
+    trial.start_worker()
+
+    outcome = trial.settle(valid + poison)
+    pools_lost = trial.worker_logs().count("exited with 'signal 9 (SIGKILL)'")
+    trial.report(
+        "worker_sigkill",
+        "a pool process SIGKILLed mid-batch (3 times), then a whole worker (once)",
+        kills,
+        outcome,
+        started,
+        invalid=len(poison),
+        pool_processes_lost=pools_lost,
+    )
+    check(outcome, valid, poison)
+    assert pools_lost >= 3, "the pool processes were not all killed"
+
+
+def test_redis_restarted_with_its_data_wiped(trial: Trial) -> None:
+    started = time.monotonic()
+    trial.start()
+    poison = trial.add_poison(2)
+    valid = trial.enqueue(30, seed=102)
+    progress(trial, 5, "the first verdicts")
+
+    trial.stack.redis.kill()  # no persistence: every queued and unacked message is gone
+    down_at = time.monotonic()
+    # Enqueued while Redis is down: stored, and the caller is told the sweeper will queue it.
+    during = trustq("enqueue", str(trial.profiles_file(10, seed=103)), env=trial.env)
+    assert during.returncode == 0, during.stderr
+    assert "the broker is unreachable" in during.stderr
+    lines = during.stdout.splitlines()
+    assert len(lines) == 10 and all("queued later by the sweeper" in line for line in lines)
+    late = [uuid.UUID(line.split("\t")[0]) for line in lines]
+    time.sleep(max(0.0, 2.0 - (time.monotonic() - down_at)))
+    trial.stack.redis.start()
+
+    outcome = trial.settle(valid + late + poison)
+    trial.report(
+        "redis_wiped",
+        "Redis killed mid-burst and restarted empty",
+        1,
+        outcome,
+        started,
+        invalid=len(poison),
+    )
+    trial.report(
+        "enqueue_redis_down",
+        "trustq enqueue while Redis is down (stored, queued later by the sweeper)",
+        1,
+        trial.settle(late, timeout=5),
+        started,
+    )
+    check(outcome, valid + late, poison)
+
+
+def test_postgres_restarted_mid_burst(trial: Trial) -> None:
+    started = time.monotonic()
+    trial.start()
+    poison = trial.add_poison(2)
+    valid = trial.enqueue(30, seed=104)
+    progress(trial, 5, "the first verdicts")
+
+    trial.stack.pg.stop("immediate")  # a crash: open connections die, recovery from WAL
+    refused_file = trial.profiles_file(5, seed=105)
+    refused = trustq("enqueue", str(refused_file), env=trial.env)
+    time.sleep(2)
+    trial.stack.pg.start()
+    assert refused.returncode == 3, refused.stderr
+    assert "cannot reach the database" in refused.stderr
+
+    outcome = trial.settle(valid + poison)
+    with trial.stack.engine.connect() as conn:
+        stored = set(conn.execute(select(Submission.external_id)).scalars())
+    refused_ids = {
+        json.loads(line)["external_id"] for line in refused_file.read_text().splitlines()
+    }
+    trial.report(
+        "postgres_restarted",
+        "PostgreSQL crashed (immediate stop) mid-burst, down 2 s, restarted",
+        1,
+        outcome,
+        started,
+        invalid=len(poison),
+    )
+    trial.report(
+        "enqueue_postgres_down",
+        "trustq enqueue while PostgreSQL is down (clear error, nothing stored or queued)",
+        1,
+        Outcome(in_flight=len(refused_ids)),
+        started,
+        refused=len(refused_ids),
+        stored=len(refused_ids & stored),
+    )
+    check(outcome, valid, poison)
+    assert not refused_ids & stored
+    assert len(stored) == len(valid) + len(poison)
+    # Nothing was queued for the refused profiles: no worker met an id it could not find.
+    assert "unknown submission" not in trial.worker_logs()
+
+
+def test_beat_killed_and_restarted(trial: Trial) -> None:
+    started = time.monotonic()
+    trial.start()
+    beat = trial.beats[0]
+    poison = trial.add_poison(2)
+    valid = trial.enqueue(30, seed=106)
+    progress(trial, 3, "the first verdicts")
+
+    kills = 0
+    for _ in range(2):
+        beat.kill(signal.SIGKILL)
+        kills += 1
+        # While beat is down the broker loses what is still queued: only a sweep can find it.
+        dropped = trial.stack.redis.client().delete("scoring")
+        time.sleep(4)  # longer than TRUSTQ_SWEEP_STALE_AFTER: a live sweeper would have acted
+        beat = trial.start_beat()
+        if dropped:
+            progress(trial, 1, "scoring to resume after beat's restart")
+
+    outcome = trial.settle(valid + poison)
+    trial.report(
+        "beat_killed",
+        "beat SIGKILLed (twice) while the queue lost its messages, then restarted",
+        kills,
+        outcome,
+        started,
+        invalid=len(poison),
+    )
+    check(outcome, valid, poison)
+
+
+def test_two_workers_race_for_the_same_redelivered_message(trial: Trial) -> None:
+    started = time.monotonic()
+    # Batching off: each copy is a task of its own, so the two copies of a message are
+    # scored at the same moment by the two workers (batches are covered by the trials above).
+    trial.env["TRUSTQ_BATCHING"] = "false"
+    trial.start(workers=2, beat=False)
+    # Publish to another Redis database, then hand both workers two copies of each message
+    # at once: the redelivery of a message whose first delivery is still being worked on.
+    ids = trial.enqueue(20, seed=107, TRUSTQ_BROKER_URL=trial.stack.redis.url(1))
+    messages = trial.stack.redis.client(1).lrange("scoring", 0, -1)
+    assert len(messages) == len(ids)
+    pipe = trial.stack.redis.client(0).pipeline(transaction=True)
+    for message in messages:
+        pipe.lpush("scoring", message, message)
+    pipe.execute()
+
+    outcome = trial.settle(ids)
+    with trial.stack.engine.connect() as conn:
+        # Each claim counts an attempt: two mean both workers were scoring it at once.
+        attempts = conn.execute(select(Submission.attempts).where(Submission.id.in_(ids)))
+        raced = sum(a >= 2 for a in attempts.scalars())
+    trial.report(
+        "two_workers_race",
+        "two workers handed the same message twice at once",
+        len(ids),
+        outcome,
+        started,
+        claimed_by_both=raced,
+    )
+    check(outcome, ids, [])
+    assert raced >= 1, "no message was claimed by both workers: the race never happened"

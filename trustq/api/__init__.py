@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI): ``trustq api`` serves ``trustq.api.app.create_app``."""

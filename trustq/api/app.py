@@ -1,0 +1,223 @@
+"""The HTTP API: ``create_app(settings)`` builds it, ``trustq api`` serves it with uvicorn.
+
+Limits and the rate limit come from ``settings``; the database and the broker are the
+process's (``trustq.db.session``, ``trustq.worker.app``), as for every other part of trustq.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.openapi.utils import get_openapi
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from trustq import logs, metrics
+from trustq.api import problems, routes
+from trustq.api.auth import RateLimiter
+from trustq.api.problems import Problem, ProblemDetail
+from trustq.api.schemas import Health, Ready
+from trustq.config import Settings
+from trustq.schemas import Profile
+from trustq.services import status as status_service
+
+log = logging.getLogger("trustq.api")
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+
+
+class BodyTooLarge(Problem):
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            413,
+            "too-large",
+            "The request body is too large",
+            f"the body is over the limit of {limit:,} bytes (TRUSTQ_API_MAX_BODY_BYTES)",
+            errors=[problems.FieldError(location="body", field="(body)", message="too large")],
+        )
+
+
+class BodyLimit:
+    """Refuse bodies over ``limit`` bytes: by Content-Length up front, else while reading."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None:
+            try:
+                too_large = int(declared) > self.limit
+            except ValueError:
+                too_large = False  # the server refuses a malformed Content-Length itself
+            if too_large:
+                reply = problems.response(Request(scope), BodyTooLarge(self.limit))
+                await reply(scope, receive, send)
+                return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise BodyTooLarge(self.limit)
+            return message
+
+        await self.app(scope, counted, send)
+
+
+class RequestContext:
+    """A request id for every request (X-Request-ID, kept if the caller sent a sane one),
+    bound to the logs; one log line and one metric sample per request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        sent = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = sent if _REQUEST_ID.match(sent) else uuid.uuid4().hex
+        tokens = logs.bind(request_id=request_id)
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode()),
+                ]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("route")
+            # Starlette's own routes (/openapi.json, /docs) set the endpoint but not the route.
+            template = getattr(route, "path", None) or (
+                scope["path"] if "endpoint" in scope else "unmatched"
+            )
+            metrics.http_request(scope["method"], template, status, elapsed)
+            log.info(
+                "%s %s %d",
+                scope["method"],
+                template,
+                status,
+                extra={
+                    "method": scope["method"],
+                    "route": template,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 1),
+                    "api_key": (scope.get("state") or {}).get("api_key"),
+                },
+            )
+            logs.unbind(tokens)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The API application, configured by ``settings``."""
+    app = FastAPI(
+        title="trustq",
+        version="1",
+        summary="Trust evaluation of freelancer profiles.",
+        description=(
+            "Submit a profile, read its verdict. Every /v1 request needs "
+            "`Authorization: Bearer <API key>`; errors are RFC 9457 problem details."
+        ),
+        responses={
+            "default": {"model": ProblemDetail, "description": "An RFC 9457 problem"},
+        },
+    )
+    app.state.settings = settings
+    app.state.rate_limiter = RateLimiter(settings.api_rate_limit, settings.api_rate_burst)
+    app.state.metrics_registry = metrics.make_registry()
+    problems.install(app)
+    app.include_router(routes.router)
+    app.add_middleware(BodyLimit, limit=settings.api_max_body_bytes)
+    app.add_middleware(RequestContext)
+
+    @app.get("/healthz", response_model=Health, summary="The process is up")
+    def healthz() -> Health:
+        return Health(status="ok")
+
+    @app.get(
+        "/readyz",
+        response_model=Ready,
+        summary="Database, broker and a serving model are reachable",
+        responses={503: {"model": ProblemDetail, "description": "A part is not ready"}},
+    )
+    def readyz() -> Ready:
+        checks: dict[str, str] = {}
+        failing: dict[str, str] = {}
+        try:
+            serving = status_service.check_database()
+        except Exception as exc:
+            log.warning("readiness: database unreachable: %s", exc)
+            failing["database"] = f"unreachable ({type(exc).__name__})"
+        else:
+            checks["database"] = "ok"
+            if serving is None:
+                failing["model"] = "no model version is serving (run `trustq train`)"
+            else:
+                checks["model"] = serving
+        try:
+            status_service.check_broker()
+        except Exception as exc:
+            log.warning("readiness: broker unreachable: %s", exc)
+            failing["broker"] = f"unreachable ({type(exc).__name__})"
+        else:
+            checks["broker"] = "ok"
+        if failing:
+            raise Problem(
+                503,
+                "not-ready",
+                "Not ready",
+                "; ".join(f"{part}: {why}" for part, why in failing.items()),
+                extra={"checks": {**checks, **failing}, "failing": sorted(failing)},
+            )
+        return Ready(status="ready", checks=checks)
+
+    @app.get(
+        "/metrics",
+        summary="Prometheus metrics",
+        response_class=Response,
+        responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text"}},
+    )
+    def prometheus() -> Response:
+        body = metrics.render(app.state.metrics_registry)
+        return Response(body, media_type=metrics.CONTENT_TYPE)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                summary=app.summary,
+                description=app.description,
+                routes=app.routes,
+            )
+            # The profile is read by hand (JSON or multipart); publish its schema here.
+            profile = Profile.model_json_schema(ref_template="#/components/schemas/{model}")
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(profile.pop("$defs", {}))
+            components["Profile"] = profile
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

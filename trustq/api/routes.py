@@ -1,0 +1,520 @@
+"""The /v1 endpoints. They validate, store, publish and read; scoring happens in workers."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hashlib
+import json
+import logging
+import uuid
+from pathlib import PurePath
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+
+from trustq import client, logs, metrics
+from trustq.api.auth import require
+from trustq.api.problems import FieldError, Problem, ProblemDetail, pydantic_errors
+from trustq.api.problems import validation_problem as invalid
+from trustq.api.schemas import (
+    EvaluationAccepted,
+    EvaluationOut,
+    EvaluationPage,
+    LabelIn,
+    ModelList,
+    ModelOut,
+    PromoteIn,
+    VerdictPage,
+)
+from trustq.db import repo
+from trustq.db.repo import VerdictRow
+from trustq.db.session import session_scope
+from trustq.db.tables import ApiKeyScope, Submission, Verdict
+from trustq.schemas import LabelOut, Profile
+from trustq.services import submissions
+from trustq.services.apikeys import KeyInfo
+from trustq.services.resume_files import ResumeFileError, check_file
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/v1")
+
+Reader = Annotated[KeyInfo, Depends(require(ApiKeyScope.read))]
+Submitter = Annotated[KeyInfo, Depends(require(ApiKeyScope.submit))]
+Admin = Annotated[KeyInfo, Depends(require(ApiKeyScope.admin))]
+
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ProblemDetail, "description": text}
+    for code, text in {
+        401: "No valid API key",
+        403: "The key's scope does not allow this",
+        422: "The request is not valid; each error names its field",
+        429: "Over the key's rate limit; see Retry-After",
+        503: "The database or the broker is unavailable",
+    }.items()
+}
+
+_PROFILE_PART = (
+    "The profile as JSON text, without resume_text (the file replaces it)."
+    " Send the resume as the file part `resume` (.pdf or .docx)."
+)
+SUBMIT_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/Profile"}},
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "profile": {"type": "string", "description": _PROFILE_PART},
+                    "resume": {"type": "string", "format": "binary"},
+                },
+                "required": ["profile", "resume"],
+            }
+        },
+    },
+}
+
+
+# --- submitting --------------------------------------------------------------------------
+
+
+def _json(raw: bytes | str, where: str) -> Any:
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        message = exc.msg if isinstance(exc, json.JSONDecodeError) else type(exc).__name__
+        raise Problem(
+            400,
+            "malformed-json",
+            "The request cannot be read",
+            f"{where} is not valid JSON: {message}",
+            errors=[FieldError(location="body", field=where, message="not valid JSON")],
+        ) from exc
+
+
+async def _read_submission(
+    request: Request, max_bytes: int
+) -> tuple[Any, tuple[str, bytes] | None]:
+    """The profile data and the resume file (name, bytes) of a JSON or multipart body."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media == "application/json" or media.endswith("+json"):
+        return _json(await request.body(), "(body)"), None
+    if media != "multipart/form-data":
+        raise Problem(
+            415,
+            "unsupported-media-type",
+            "Unsupported media type",
+            "send the profile as application/json, or as multipart/form-data with the "
+            "parts `profile` (JSON) and `resume` (a .pdf or .docx file)",
+        )
+    # The context closes the spooled upload when the block ends.
+    async with request.form(max_files=1, max_fields=1, max_part_size=max_bytes) as form:
+        unknown = sorted(set(form.keys()) - {"profile", "resume"})
+        errors = [
+            FieldError(location="body", field=name, message="unknown part") for name in unknown
+        ]
+        part = form.get("profile")
+        upload = form.get("resume")
+        if not isinstance(part, str):
+            errors.append(
+                FieldError(location="body", field="profile", message="a text part with JSON")
+            )
+        if not isinstance(upload, UploadFile):
+            errors.append(FieldError(location="body", field="resume", message="a file part"))
+        if errors:
+            raise invalid(errors)
+        assert isinstance(part, str) and isinstance(upload, UploadFile)
+        name = PurePath(upload.filename or "resume").name[-300:] or "resume"
+        return _json(part, "profile"), (name, await upload.read())
+
+
+def _stripped(payload: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in payload.items() if k != "resume_text"}
+
+
+def _same_request(
+    row: Submission, key: KeyInfo, profile: Profile, resume_file: tuple[str, bytes] | None
+) -> bool:
+    """Whether a request repeating an idempotency key is the request first sent with it."""
+    if row.submitted_by != key.name:
+        return False
+    if _stripped(row.payload) != _stripped(profile.model_dump(mode="json")):
+        return False
+    if resume_file is None:
+        return profile.resume_text is not None and row.resume_sha256 == (
+            submissions.sha256_text(profile.resume_text)
+        )
+    with session_scope() as session:
+        stored = repo.resume_file_of(session, row.id)
+    if stored is None:  # erased by retention: the rest matched
+        return row.erased_at is not None
+    return hashlib.sha256(stored[1]).digest() == hashlib.sha256(resume_file[1]).digest()
+
+
+def _enqueue(
+    profile: Profile, key: KeyInfo, request_id: str | None, resume_file: tuple[str, bytes] | None
+) -> submissions.Enqueued:
+    [result] = submissions.enqueue(
+        [profile], submitted_by=key.name, request_id=request_id, resume_file=resume_file
+    )
+    if not result.created:
+        with session_scope() as session:
+            row = repo.get_submission(session, result.id)
+            same = row is not None and _same_request(row, key, profile, resume_file)
+        if not same:
+            raise Problem(
+                422,
+                "idempotency-key-reused",
+                "The idempotency key was used for another request",
+                "this Idempotency-Key was sent before with a different profile or by another "
+                "client; use a new key for a new request",
+                errors=[
+                    FieldError(
+                        location="header",
+                        field="Idempotency-Key",
+                        message="already used for a different request",
+                    )
+                ],
+            )
+    return result
+
+
+@router.post(
+    "/evaluations",
+    status_code=202,
+    response_model=EvaluationAccepted,
+    summary="Submit a profile for evaluation",
+    description=(
+        "A profile as JSON (the published profile schema), or multipart/form-data with the "
+        "profile as JSON text in `profile` and a PDF/DOCX resume in `resume`. Answers 202 "
+        "with the submission id and its Location. The same `Idempotency-Key` (header, or "
+        "`idempotency_key` in the profile) gives the same submission and queues nothing."
+    ),
+    openapi_extra={"requestBody": SUBMIT_BODY},
+    responses={
+        400: {"model": ProblemDetail, "description": "The body is not valid JSON"},
+        413: {"model": ProblemDetail, "description": "The body is over the size limit"},
+        415: {"model": ProblemDetail, "description": "Neither JSON nor multipart"},
+        **PROBLEMS,
+    },
+)
+async def submit_evaluation(
+    request: Request,
+    response: Response,
+    key: Submitter,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=202,
+            description="Repeat a request safely: the same key gives the same submission.",
+        ),
+    ] = None,
+) -> EvaluationAccepted:
+    settings = request.app.state.settings
+    data, resume_file = await _read_submission(request, settings.api_max_body_bytes)
+    if not isinstance(data, dict):
+        raise invalid(
+            [
+                FieldError(
+                    location="body",
+                    field="(body)" if resume_file is None else "profile",
+                    message=f"expected a JSON object, got {type(data).__name__}",
+                )
+            ]
+        )
+    if idempotency_key is not None:
+        header_key = idempotency_key.strip().removeprefix('"').removesuffix('"')
+        if data.get("idempotency_key") not in (None, header_key):
+            raise invalid(
+                [
+                    FieldError(
+                        location="header",
+                        field="Idempotency-Key",
+                        message="differs from idempotency_key in the profile",
+                    )
+                ]
+            )
+        data = {**data, "idempotency_key": header_key}
+    try:
+        profile = submissions.parse_profile(data, with_resume_file=resume_file is not None)
+    except ValidationError as exc:
+        errors = pydantic_errors(exc.errors(include_url=False), "body")
+        if resume_file is not None:
+            errors = [e.model_copy(update={"field": f"profile.{e.field}"}) for e in errors]
+        raise invalid(errors) from exc
+    if resume_file is not None:
+        try:
+            check_file(resume_file[1], resume_file[0], settings.max_resume_file_bytes)
+        except ResumeFileError as exc:
+            raise invalid([FieldError(location="body", field="resume", message=str(exc))]) from exc
+    try:
+        result = await run_in_threadpool(
+            _enqueue, profile, key, logs.current("request_id"), resume_file
+        )
+    except submissions.DatabaseUnavailable as exc:
+        log.error("the database refused a submission")
+        raise Problem(
+            503,
+            "database-unavailable",
+            "The database is unavailable",
+            "the submission was not stored; try again shortly",
+            headers={"Retry-After": "5"},
+        ) from exc
+    metrics.submission_accepted(intake="api", new=result.created)
+    log.info(
+        "accepted a submission" if result.created else "repeated a submission (idempotency key)",
+        extra={"submission_id": str(result.id), "api_key": key.name, "published": result.queued},
+    )
+    location = f"/v1/evaluations/{result.id}"
+    response.headers["Location"] = location
+    return EvaluationAccepted(
+        id=str(result.id),
+        status="queued",
+        location=location,
+        created=result.created,
+        published=result.queued,
+    )
+
+
+# --- reading -----------------------------------------------------------------------------
+
+
+def _evaluation_out(
+    submission: Submission, verdict: Verdict | None, labels: list[LabelOut] | None = None
+) -> EvaluationOut:
+    return EvaluationOut(
+        id=str(submission.id),
+        external_id=submission.external_id,
+        status=submission.status,  # type: ignore[arg-type]
+        attempts=submission.attempts,
+        error=submission.last_error if submission.status == "failed" else None,
+        submitted_by=submission.submitted_by,
+        request_id=submission.request_id,
+        submitted_at=submission.created_at,
+        updated_at=submission.updated_at,
+        resume_erased_at=submission.erased_at,
+        verdict=client.to_out(VerdictRow(verdict, submission)) if verdict is not None else None,
+        labels=labels,
+    )
+
+
+@router.get(
+    "/evaluations/{evaluation_id}",
+    response_model=EvaluationOut,
+    summary="One evaluation: its status and, when done, the verdict",
+    responses={404: {"model": ProblemDetail, "description": "No such submission"}, **PROBLEMS},
+)
+def get_evaluation(evaluation_id: uuid.UUID, key: Reader) -> EvaluationOut:  # noqa: ARG001
+    with session_scope() as session:
+        found = repo.get_evaluation(session, evaluation_id)
+        if found is None:
+            raise Problem(
+                404,
+                "not-found",
+                "Not found",
+                f"no submission {evaluation_id}",
+                errors=[FieldError(location="path", field="evaluation_id", message="unknown")],
+            )
+        out = _evaluation_out(found[0], found[1])
+    return out.model_copy(update={"labels": client.labels(evaluation_id)})
+
+
+def _utc(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def encode_cursor(created_at: dt.datetime, submission_id: uuid.UUID) -> str:
+    raw = f"{created_at.astimezone(dt.UTC).isoformat()}|{submission_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        when, sid = raw.split("|")
+        created_at = dt.datetime.fromisoformat(when)
+        if created_at.tzinfo is None:
+            raise ValueError("naive")
+        return created_at, uuid.UUID(sid)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise invalid(
+            [
+                FieldError(
+                    location="query",
+                    field="cursor",
+                    message="not a cursor this API gave out (use next_cursor as it is)",
+                )
+            ]
+        ) from exc
+
+
+@router.get(
+    "/evaluations",
+    response_model=EvaluationPage,
+    summary="Evaluations newest first, filtered, paginated by cursor",
+    responses=PROBLEMS,
+)
+def list_evaluations(
+    request: Request,
+    response: Response,
+    key: Reader,  # noqa: ARG001
+    external_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    risk_level: Literal["LOW", "MEDIUM", "HIGH"] | None = None,
+    status: Literal["queued", "processing", "done", "failed"] | None = None,
+    since: Annotated[
+        dt.datetime | None, Query(description="Submitted at or after (ISO 8601; UTC if no zone).")
+    ] = None,
+    until: Annotated[dt.datetime | None, Query(description="Submitted before.")] = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> EvaluationPage:
+    before = decode_cursor(cursor) if cursor else None
+    with session_scope() as session:
+        rows = repo.page_evaluations(
+            session,
+            external_id=external_id,
+            risk_level=risk_level,
+            status=status,
+            since=_utc(since),
+            until=_utc(until),
+            before=before,
+            limit=limit + 1,
+        )
+        items = [_evaluation_out(s, v) for s, v in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1][0]
+        next_cursor = encode_cursor(last.created_at, last.id)
+        next_url = request.url.include_query_params(cursor=next_cursor)
+        response.headers["Link"] = f'<{next_url.path}?{next_url.query}>; rel="next"'
+    return EvaluationPage(items=items, next_cursor=next_cursor)
+
+
+# --- labels and review -------------------------------------------------------------------
+
+
+@router.post(
+    "/evaluations/{evaluation_id}/labels",
+    status_code=201,
+    response_model=LabelOut,
+    summary="Label a submission with what became known about it (append-only)",
+    responses={404: {"model": ProblemDetail, "description": "No such submission"}, **PROBLEMS},
+)
+def add_label(evaluation_id: uuid.UUID, body: LabelIn, key: Submitter) -> LabelOut:
+    actor = key.name if body.actor is None else f"{key.name}/{body.actor}"
+    try:
+        out = client.label(evaluation_id, body.label, source=body.source, by=actor, note=body.note)
+    except LookupError as exc:
+        raise Problem(
+            404,
+            "not-found",
+            "Not found",
+            f"no submission {evaluation_id}",
+            errors=[FieldError(location="path", field="evaluation_id", message="unknown")],
+        ) from exc
+    log.info(
+        "labelled a submission %s (%s)",
+        body.label,
+        body.source,
+        extra={"submission_id": str(evaluation_id), "api_key": key.name},
+    )
+    return out
+
+
+@router.get(
+    "/review-queue",
+    response_model=VerdictPage,
+    summary="MEDIUM verdicts awaiting a reviewer's decision, oldest first",
+    responses=PROBLEMS,
+)
+def review_queue(
+    key: Reader,  # noqa: ARG001
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> VerdictPage:
+    return VerdictPage(items=client.review_queue(limit=limit))
+
+
+# --- models ------------------------------------------------------------------------------
+
+
+@router.get(
+    "/models",
+    response_model=ModelList,
+    summary="Model versions, newest first, with their status and test metrics",
+    responses=PROBLEMS,
+)
+def list_models(key: Reader) -> ModelList:  # noqa: ARG001
+    with session_scope() as session:
+        rows = repo.model_version_summaries(session)
+        items = [
+            ModelOut(
+                version=r.version,
+                status=r.status,
+                created_at=r.created_at,
+                created_by=r.created_by,
+                encoder_name=r.encoder_name,
+                encoder_revision=r.encoder_revision,
+                artifact_sha256=r.artifact_sha256,
+                training_data_sha256=r.training_data_sha256,
+                labels_used=r.labels_used,
+                test_metrics={
+                    k: v
+                    for k, v in (r.metrics or {}).get("test", {}).items()
+                    if isinstance(v, int | float | str | None)
+                },
+            )
+            for r in rows
+        ]
+    return ModelList(items=items)
+
+
+@router.post(
+    "/models/{version}/promote",
+    summary="Make a model version the serving one (recorded as a decision by this key)",
+    responses={
+        404: {"model": ProblemDetail, "description": "No such model version"},
+        409: {"model": ProblemDetail, "description": "This version cannot be promoted"},
+        **PROBLEMS,
+    },
+)
+def promote_model(
+    version: Annotated[str, Path(min_length=1, max_length=64)],
+    key: Admin,
+    body: PromoteIn | None = None,
+) -> dict[str, Any]:
+    # Imported here: promoting loads the candidate's artifact to check it (torch), which
+    # no other endpoint needs.
+    from trustq.services import models as model_service
+
+    try:
+        result = model_service.promote(
+            version, actor=key.name, note=body.note if body is not None else None
+        )
+    except model_service.ModelNotFound as exc:
+        raise Problem(
+            404,
+            "not-found",
+            "Not found",
+            str(exc) or f"no model version {version!r}",
+            errors=[FieldError(location="path", field="version", message="unknown")],
+        ) from exc
+    except ValueError as exc:
+        raise Problem(
+            409,
+            "cannot-promote",
+            "This model version cannot be promoted",
+            str(exc),
+            errors=[FieldError(location="path", field="version", message=str(exc))],
+        ) from exc
+    log.info("promoted model %s", version, extra={"api_key": key.name})
+    return result

@@ -1,0 +1,116 @@
+"""Labels in bulk: a CSV or JSONL file of reviewer decisions and learned outcomes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from trustq.db import repo
+from trustq.db.session import session_scope
+from trustq.db.tables import LabelSource, LabelValue
+
+FIELDS = ("submission_id", "label", "source", "by", "note")
+
+
+class LabelFileError(ValueError):
+    """A label file with bad rows; every bad row is listed and nothing is stored."""
+
+
+@dataclass(frozen=True)
+class LabelIn:
+    submission_id: uuid.UUID
+    label: str
+    source: str
+    by: str
+    note: str | None
+
+
+def check_row(row: Any, *, default_by: str | None = None) -> LabelIn:
+    """One label from a mapping; ValueError naming every problem."""
+    if not isinstance(row, dict):
+        raise ValueError(f"expected an object with {', '.join(FIELDS)}")
+    problems = []
+    unknown = sorted(set(row) - set(FIELDS) - {"actor"})
+    if unknown:
+        problems.append(f"unknown field(s) {', '.join(unknown)}")
+    try:
+        sid = uuid.UUID(str(row.get("submission_id", "")).strip())
+    except ValueError:
+        problems.append(f"submission_id {row.get('submission_id')!r} is not a UUID")
+        sid = None
+    label = str(row.get("label", "")).strip()
+    if label not in {v.value for v in LabelValue}:
+        problems.append(f"label must be risky or trustworthy, not {label!r}")
+    source = str(row.get("source") or "manual").strip()
+    if source not in {v.value for v in LabelSource}:
+        problems.append(
+            f"source must be one of {', '.join(v.value for v in LabelSource)}, not {source!r}"
+        )
+    by = str(row.get("by") or row.get("actor") or default_by or "").strip()
+    if not by:
+        problems.append("by (who gives the label) is missing")
+    if problems:
+        raise ValueError("; ".join(problems))
+    note = row.get("note")
+    assert sid is not None
+    return LabelIn(sid, label, source, by, str(note) if note not in (None, "") else None)
+
+
+def read_label_file(path: Path, *, default_by: str | None = None) -> list[LabelIn]:
+    """Labels from a ``.csv`` (a header row naming the fields) or ``.jsonl`` file."""
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() == ".csv":
+        rows = [(n, dict(r)) for n, r in enumerate(csv.DictReader(io.StringIO(text)), start=2)]
+    elif path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
+        rows = []
+        for n, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                rows.append((n, json.loads(line)))
+            except json.JSONDecodeError as exc:
+                rows.append((n, f"not valid JSON: {exc.msg}"))
+    else:
+        raise LabelFileError(
+            f"{path}: give a .csv or .jsonl file, not {path.suffix or 'no suffix'}"
+        )
+    labels, bad = [], []
+    for number, row in rows:
+        try:
+            if isinstance(row, str):
+                raise ValueError(row)
+            labels.append(check_row(row, default_by=default_by))
+        except ValueError as exc:
+            bad.append(f"line {number}: {exc}")
+    if bad:
+        raise LabelFileError(f"{path}: {len(bad)} bad row(s), nothing stored\n" + "\n".join(bad))
+    if not labels:
+        raise LabelFileError(f"{path}: no labels found")
+    return labels
+
+
+def add_labels(labels: Sequence[LabelIn]) -> int:
+    """Store every label in one transaction; LookupError (nothing stored) when a submission
+    is unknown."""
+    with session_scope() as session:
+        missing = repo.missing_submissions(session, {x.submission_id for x in labels})
+        if missing:
+            shown = ", ".join(sorted(str(m) for m in missing)[:10])
+            raise LookupError(f"{len(missing)} unknown submission(s), nothing stored: {shown}")
+        for x in labels:
+            repo.add_label(
+                session,
+                submission_id=x.submission_id,
+                label=x.label,
+                source=x.source,
+                actor=x.by,
+                note=x.note,
+                checked=True,
+            )
+    return len(labels)

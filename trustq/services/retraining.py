@@ -1,0 +1,370 @@
+"""Retraining: new labels in, a candidate out, promoted only if it is no worse.
+
+A run is started by the beat check (when at least ``retrain_min_new_labels`` labels arrived
+since the newest cut-off of any model version) or by hand (``trustq retrain --now``). Both
+go through :func:`request_run`: under a PostgreSQL advisory lock, and with the unique
+``training_runs.active_slot`` as the backstop, at most one run is queued or running.
+
+A run (:func:`execute_run`, on the ``training`` queue) trains on the base synthetic set plus
+every labelled submission except the most recent ones, which are held out with the base
+set's test split. Candidate and serving model are scored on that same holdout and the
+candidate is promoted only if it passes :func:`gate`. Every decision is recorded with
+both models' metrics and a sentence a person can read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from pydantic import ValidationError
+
+from trustq import metrics
+from trustq.config import Settings
+from trustq.data.synthetic import REFERENCE_DATE
+from trustq.db import repo
+from trustq.db.session import session_scope
+from trustq.db.tables import ModelDecision, TrainingRunStatus
+from trustq.models import training
+from trustq.models.artifact import ArtifactError, deserialise
+from trustq.models.scorer import Scorer
+from trustq.schemas import LabelledProfile
+from trustq.services.submissions import BrokerUnavailable
+from trustq.services.training import synthetic_profiles, train_and_register
+from trustq.tasks import names
+from trustq.worker.runtime import embed_with_cache, make_encoder
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What a trigger achieved: a new run, or why not."""
+
+    started: bool
+    run_id: int | None
+    message: str
+
+
+def labels_cut_off(session: Any) -> dt.datetime | None:
+    """The newest label any model version has seen: labels after it are new."""
+    cut_offs = [m.labels_until for m in repo.list_model_versions(session) if m.labels_until]
+    return max(cut_offs) if cut_offs else None
+
+
+def request_run(
+    settings: Settings, *, trigger: str, requested_by: str, force: bool = False
+) -> RunRequest:
+    """Queue one training run if none is active and (unless ``force``) enough new labels
+    arrived. Safe to call from any number of processes at once: one run results."""
+    with session_scope() as session:
+        if not repo.try_retrain_lock(session):
+            return RunRequest(False, None, "another trigger is starting a run at this moment")
+        _expire_lost_runs(session, settings)
+        active = repo.active_training_run(session)
+        if active is not None:
+            return RunRequest(False, active.id, f"run {active.id} is already {active.status}")
+        new = repo.count_labels_since(session, labels_cut_off(session))
+        if not force and new < settings.retrain_min_new_labels:
+            return RunRequest(
+                False,
+                None,
+                f"{new} new label(s) since the last training cut-off; "
+                f"a run starts at {settings.retrain_min_new_labels}",
+            )
+        run = repo.add_training_run(
+            session, trigger=trigger, requested_by=requested_by, new_labels=new
+        )
+        if run is None:
+            return RunRequest(False, None, "another trigger started a run at this moment")
+        run_id = run.id
+    # Published only once the run is committed, so the task always finds it.
+    try:
+        from trustq.worker.app import app
+
+        app.send_task(
+            names.RETRAIN_RUN,
+            args=[run_id],
+            queue=names.TRAINING_QUEUE,
+            retry=True,
+            retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
+        )
+    except Exception as exc:
+        with session_scope() as session:
+            repo.finish_training_run(
+                session, run_id, status=TrainingRunStatus.failed, error=f"not queued: {exc}"
+            )
+        raise BrokerUnavailable(f"training run {run_id} could not be queued: {exc}") from exc
+    log.info("training run %s queued (%s by %s, %s new labels)", run_id, trigger, requested_by, new)
+    return RunRequest(True, run_id, f"run {run_id} queued with {new} new label(s)")
+
+
+def _expire_lost_runs(session: Any, settings: Settings) -> None:
+    """A run queued or running for longer than ``retrain_stale_after`` lost its worker or its
+    message; it is marked failed so that it no longer blocks the next one."""
+    active = repo.active_training_run(session)
+    if active is None:
+        return
+    since = active.started_at or active.created_at
+    age = (dt.datetime.now(dt.UTC) - since).total_seconds()
+    if age > settings.retrain_stale_after:
+        repo.finish_training_run(
+            session,
+            active.id,
+            status=TrainingRunStatus.failed,
+            error=f"no result after {age:.0f} s; presumed lost",
+        )
+        session.flush()
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+
+@dataclass
+class RunData:
+    """Everything a run trains and is judged on."""
+
+    profiles: list[LabelledProfile]
+    dates: list[dt.date]
+    train_idx: np.ndarray
+    val_idx: np.ndarray
+    holdout_idx: np.ndarray
+    n_base_holdout: int
+    n_labelled_train: int
+    n_labelled_holdout: int
+    skipped: dict[str, int]
+    labels_until: dt.datetime | None
+
+
+def assemble(settings: Settings, labelled: Sequence[repo.LabelledSubmission]) -> RunData:
+    """The base synthetic set and the labelled submissions, split into train, validation
+    and the holdout (the base test split plus the most recent labelled submissions)."""
+    base = synthetic_profiles(settings.retrain_base_size, settings.retrain_base_seed)
+    b_train, b_val, b_test = training.stratified_split(
+        [p.label for p in base], settings.retrain_base_seed
+    )
+    usable: list[tuple[LabelledProfile, dt.date]] = []
+    skipped = {"erased": 0, "no resume text": 0, "invalid": 0}
+    for item in labelled:
+        if item.erased:
+            skipped["erased"] += 1
+            continue
+        if not item.payload.get("resume_text"):
+            skipped["no resume text"] += 1
+            continue
+        try:
+            profile = LabelledProfile.model_validate(
+                {**item.payload, "label": 1 if item.label == "risky" else 0}
+            )
+        except ValidationError:
+            skipped["invalid"] += 1
+            continue
+        usable.append((profile, item.submitted_at.date()))
+
+    n_holdout = math.ceil(settings.retrain_holdout_fraction * len(usable)) if usable else 0
+    fitting, held = usable[: len(usable) - n_holdout], usable[len(usable) - n_holdout :]
+    profiles = list(base) + [p for p, _ in fitting] + [p for p, _ in held]
+    dates = [REFERENCE_DATE] * len(base) + [d for _, d in fitting] + [d for _, d in held]
+
+    start = len(base)
+    l_train, l_val = np.zeros(0, np.int64), np.zeros(0, np.int64)
+    if fitting:
+        tr, va, _ = training.stratified_split(
+            [p.label for p, _ in fitting], settings.retrain_base_seed, (0.85, 0.15, 0.0)
+        )
+        l_train, l_val = tr + start, va + start
+    holdout_l = np.arange(start + len(fitting), len(profiles), dtype=np.int64)
+    return RunData(
+        profiles=profiles,
+        dates=dates,
+        train_idx=np.concatenate([b_train, l_train]),
+        val_idx=np.concatenate([b_val, l_val]),
+        holdout_idx=np.concatenate([b_test, holdout_l]),
+        n_base_holdout=len(b_test),
+        n_labelled_train=len(fitting),
+        n_labelled_holdout=len(held),
+        skipped={k: v for k, v in skipped.items() if v},
+        labels_until=max((item.labelled_at for item in labelled), default=None),
+    )
+
+
+def holdout_metrics(
+    settings: Settings, version: str, profiles: Sequence[LabelledProfile], dates: Sequence[dt.date]
+) -> dict[str, Any]:
+    """Metrics of model ``version`` on ``profiles``, scored as the workers score them."""
+    with session_scope() as session:
+        row = repo.get_model_version(session, version)
+        if row is None:
+            raise LookupError(f"no model version {version!r}")
+        artifact, sha = row.artifact, row.artifact_sha256
+    try:
+        scorer = Scorer(*deserialise(artifact, sha), version=version)
+    except (ArtifactError, ValueError) as exc:
+        raise ValueError(f"model {version} cannot be loaded: {exc}") from exc
+    encoder = make_encoder(settings)
+    embeddings = embed_with_cache(encoder, [p.resume_text for p in profiles])
+    probs = np.zeros(len(profiles), dtype=np.float64)
+    by_day: dict[dt.date, list[int]] = {}
+    for i, day in enumerate(dates):
+        by_day.setdefault(day, []).append(i)
+    for day, rows in by_day.items():
+        scores = scorer.score([profiles[i] for i in rows], embeddings[rows], day)
+        probs[rows] = [s.p_risk for s in scores]
+    labels = np.array([p.label for p in profiles], dtype=np.int64)
+    return training.metrics(labels, probs)
+
+
+def gate(
+    candidate: dict[str, Any], serving: dict[str, Any] | None, settings: Settings
+) -> tuple[bool, str]:
+    """Promote or not, with the reason in words."""
+    auc, loss = candidate.get("roc_auc"), candidate.get("log_loss")
+    if auc is None or loss is None:
+        return False, "rejected: the holdout holds one class only, so nothing can be compared"
+    problems = []
+    if auc < settings.promote_min_auc:
+        problems.append(f"ROC-AUC {auc:.3f} < floor {settings.promote_min_auc:.3f}")
+    if loss > settings.promote_max_log_loss:
+        problems.append(f"log-loss {loss:.3f} > ceiling {settings.promote_max_log_loss:.3f}")
+    if serving is not None:
+        s_auc, s_loss = serving["roc_auc"], serving["log_loss"]
+        drop, rise = settings.promote_max_auc_drop, settings.promote_max_log_loss_rise
+        if auc < s_auc - drop:
+            problems.append(f"ROC-AUC {auc:.3f} < serving {s_auc:.3f} − {drop:g}")
+        if loss > s_loss + rise:
+            problems.append(f"log-loss {loss:.3f} > serving {s_loss:.3f} + {rise:g}")
+    n = candidate.get("n", 0)
+    if problems:
+        return False, f"rejected on {n} holdout profiles: " + "; ".join(problems)
+    versus = (
+        f" (serving: ROC-AUC {serving['roc_auc']:.3f}, log-loss {serving['log_loss']:.3f})"
+        if serving is not None
+        else " (no model was serving)"
+    )
+    return True, f"promoted on {n} holdout profiles: ROC-AUC {auc:.3f}, log-loss {loss:.3f}" + (
+        versus
+    )
+
+
+def execute_run(settings: Settings, run_id: int) -> dict[str, Any]:
+    """Train, judge and maybe promote; the run row records how it ended."""
+    with session_scope() as session:
+        run = repo.claim_training_run(session, run_id)
+        if run is None:
+            log.warning("training run %s is not queued (delivered twice?); skipped", run_id)
+            return {"run": run_id, "outcome": "skipped"}
+        requested_by, trigger = run.requested_by, run.trigger
+        serving = repo.serving_model(session)
+        serving_version = serving.version if serving is not None else None
+        labelled = repo.current_labels(session)
+    try:
+        return _train_and_judge(settings, run_id, requested_by, trigger, serving_version, labelled)
+    except Exception as exc:
+        log.exception("training run %s failed", run_id)
+        with session_scope() as session:
+            repo.finish_training_run(
+                session,
+                run_id,
+                status=TrainingRunStatus.failed,
+                error=f"{type(exc).__name__}: {exc}",
+            )
+        metrics.retraining_run(trigger, "failed")
+        return {"run": run_id, "outcome": "failed", "error": str(exc)}
+
+
+def _train_and_judge(
+    settings: Settings,
+    run_id: int,
+    requested_by: str,
+    trigger: str,
+    serving_version: str | None,
+    labelled: Sequence[repo.LabelledSubmission],
+) -> dict[str, Any]:
+    data = assemble(settings, labelled)
+    log.info(
+        "training run %s: %d base profiles, %d labelled to train on, %d labelled held out%s",
+        run_id,
+        settings.retrain_base_size,
+        data.n_labelled_train,
+        data.n_labelled_holdout,
+        f", skipped {data.skipped}" if data.skipped else "",
+    )
+    config = training.TrainConfig(
+        max_epochs=settings.retrain_max_epochs, seed=settings.retrain_base_seed, progress=False
+    )
+    report = train_and_register(
+        settings,
+        data.profiles,
+        as_of=data.dates,
+        created_by=f"retraining run {run_id} ({requested_by})",
+        serve=False,
+        config=config,
+        data_description=(
+            f"{settings.retrain_base_size} synthetic profiles (seed {settings.retrain_base_seed}) "
+            f"and {data.n_labelled_train} labelled submissions"
+        ),
+        split=(data.train_idx, data.val_idx, data.holdout_idx),
+        labels_until=data.labels_until,
+        labels_used=data.n_labelled_train,
+    )
+    held = [data.profiles[i] for i in data.holdout_idx]
+    held_dates = [data.dates[i] for i in data.holdout_idx]
+    candidate = holdout_metrics(settings, report.version, held, held_dates)
+    serving, unscorable = None, ""
+    if serving_version is not None:
+        try:
+            serving = holdout_metrics(settings, serving_version, held, held_dates)
+        except ValueError as exc:
+            # The workers cannot load it either; the floors alone decide.
+            unscorable = f"; the serving model {serving_version} could not be scored ({exc})"
+    promote, reason = gate(candidate, serving, settings)
+    reason += unscorable
+    holdout = {
+        "base_test": data.n_base_holdout,
+        "labelled_recent": data.n_labelled_holdout,
+    }
+    with session_scope() as session:
+        now_serving = repo.serving_model(session)
+        now_version = now_serving.version if now_serving is not None else None
+        if promote and now_version != serving_version:
+            promote = False
+            reason = (
+                f"rejected: the serving model changed from {serving_version} to {now_version} "
+                "during the run, so the comparison no longer holds"
+            )
+        repo.add_model_decision(
+            session,
+            ModelDecision(
+                version=report.version,
+                previous_version=serving_version,
+                decision="promoted" if promote else "rejected",
+                actor=f"retraining run {run_id}",
+                reason=reason,
+                candidate_metrics={**_summary(candidate), "holdout": holdout},
+                serving_metrics=_summary(serving) if serving is not None else {},
+            ),
+        )
+        if promote:
+            repo.promote_model(session, report.version)
+        repo.finish_training_run(
+            session, run_id, status=TrainingRunStatus.done, candidate_version=report.version
+        )
+    metrics.retraining_run(trigger, "promoted" if promote else "rejected")
+    metrics.promotion_decision("promoted" if promote else "rejected", automatic=True)
+    log.info("training run %s: %s %s", run_id, report.version, reason)
+    return {
+        "run": run_id,
+        "outcome": "promoted" if promote else "rejected",
+        "version": report.version,
+        "reason": reason,
+    }
+
+
+def _summary(metrics: dict[str, Any]) -> dict[str, Any]:
+    keys = ("n", "roc_auc", "pr_auc", "log_loss", "brier", "ece", "accuracy")
+    return {k: metrics.get(k) for k in keys}
