@@ -12,7 +12,15 @@ stored for the sweeper) instead of silently dropping queued ones.
 
 from __future__ import annotations
 
+import os
+
 from celery import Celery
+
+# PyTorch's OpenMP threads spin after each parallel region by default, taking cycles from
+# PostgreSQL, Redis and the other pool processes on the same cores (on two cores that made a
+# two-thread pool process slower than a one-thread one). OpenMP reads this when torch is
+# first imported, which in a worker happens after this module.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from trustq.config import Settings, get_settings
 from trustq.tasks import names
