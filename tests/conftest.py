@@ -87,11 +87,22 @@ def redis_client() -> Iterator[object]:
 def clean_tables(database: str) -> Iterator[None]:  # noqa: ARG001
     """Empty submissions and verdicts (models and embeddings stay: they are costly)."""
     from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
 
     from trustq.db.session import session_scope
 
-    with session_scope() as session:
-        session.execute(text("TRUNCATE verdicts, labels, resume_bands, submissions"))
+    # Processes another test left running (an API server, a worker's metrics scrape) may
+    # read these tables while TRUNCATE locks them one by one; PostgreSQL then breaks the
+    # deadlock by cancelling the TRUNCATE, which is safe to try again.
+    for attempt in range(5):
+        try:
+            with session_scope() as session:
+                session.execute(text("TRUNCATE verdicts, labels, resume_bands, submissions"))
+            break
+        except OperationalError as exc:
+            if "deadlock detected" not in str(exc) or attempt == 4:
+                raise
+            time.sleep(0.5)
     yield
 
 
