@@ -916,6 +916,14 @@ def list_training_runs(session: Session, limit: int = 20) -> list[TrainingRun]:
     return list(session.scalars(select(TrainingRun).order_by(TrainingRun.id.desc()).limit(limit)))
 
 
+def newest_labels_until(session: Session) -> dt.datetime | None:
+    """The newest label cut-off of any model version (without loading artifacts)."""
+    value = session.scalar(select(func.max(ModelVersion.labels_until)))
+    if value is not None and value.tzinfo is None:  # SQLite returns the aggregate naive
+        value = value.replace(tzinfo=dt.UTC)
+    return value
+
+
 def serving_model(session: Session) -> ModelVersion | None:
     return session.scalar(select(ModelVersion).where(ModelVersion.status == ModelStatus.serving))
 

@@ -53,8 +53,7 @@ class RunRequest:
 
 def labels_cut_off(session: Any) -> dt.datetime | None:
     """The newest label any model version has seen: labels after it are new."""
-    cut_offs = [m.labels_until for m in repo.list_model_versions(session) if m.labels_until]
-    return max(cut_offs) if cut_offs else None
+    return repo.newest_labels_until(session)
 
 
 def request_run(
