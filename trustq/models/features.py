@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
-from trustq.models.indicators import compute_indicators, normalise_indicators
-from trustq.schemas import Profile
+from trustq.models.indicators import (
+    INDICATOR_NAMES,
+    OVERLAP_GRACE_DAYS,
+    compute_indicators,
+    normalise_indicators,
+)
+from trustq.schemas import Profile, Project
 
 STEP_FEATURES: tuple[str, ...] = (
     "duration_log",
@@ -42,6 +48,8 @@ TECHNOLOGIES_REF = 20.0
 GAP_CLIP_MONTHS = 24.0
 
 _INDEX = {name: i for i, name in enumerate(STEP_FEATURES)}
+_GAP = _INDEX["gap_months"]
+_POSITION = _INDEX["position_from_end"]
 
 
 def project_steps(profile: Profile, as_of: dt.date) -> np.ndarray:
@@ -67,33 +75,109 @@ def project_steps(profile: Profile, as_of: dt.date) -> np.ndarray:
     kept = projects[-MAX_STEPS:]
     kept_gaps = gaps[-MAX_STEPS:]
     for row, (project, gap) in enumerate(zip(kept, kept_gaps, strict=True)):
-        f = steps[row]
-        f[_INDEX["duration_log"]] = math.log1p(project.months(as_of)) / math.log1p(
-            DURATION_REF_MONTHS
-        )
-        if project.budget_usd is None:
-            f[_INDEX["budget_missing"]] = 1.0
-        else:
-            f[_INDEX["budget_log"]] = math.log1p(project.budget_usd) / math.log1p(BUDGET_REF_USD)
-        if project.client_rating is None:
-            f[_INDEX["client_rating_missing"]] = 1.0
-        else:
-            f[_INDEX["client_rating"]] = (project.client_rating - 1.0) / 4.0
-        if project.completed_on_time is None:
-            f[_INDEX["completed_on_time_missing"]] = 1.0
-        else:
-            f[_INDEX["completed_on_time"]] = float(project.completed_on_time)
-        f[_INDEX["disputed"]] = float(project.disputed)
-        f[_INDEX["cancelled"]] = float(project.cancelled)
-        f[_INDEX["has_link"]] = float(bool(project.link))
-        techs = {t.strip().lower() for t in project.technologies}
-        f[_INDEX["technologies_log"]] = math.log1p(len(techs)) / math.log1p(TECHNOLOGIES_REF)
-        # Same definition as the tech_consistency indicator, per project.
-        f[_INDEX["technologies_in_skills"]] = len(techs & skills) / len(techs) if techs else 0.0
-        f[_INDEX["gap_months"]] = max(-GAP_CLIP_MONTHS, min(gap, GAP_CLIP_MONTHS)) / GAP_CLIP_MONTHS
-        f[_INDEX["position_from_end"]] = (len(kept) - 1 - row) / MAX_STEPS
-        f[_INDEX["is_real_project"]] = 1.0
+        steps[row] = _own_row(project, skills, as_of)
+        steps[row, _GAP] = _gap_feature(gap)
+        steps[row, _POSITION] = (len(kept) - 1 - row) / MAX_STEPS
     return steps
+
+
+def _gap_feature(gap_months: float) -> float:
+    return max(-GAP_CLIP_MONTHS, min(gap_months, GAP_CLIP_MONTHS)) / GAP_CLIP_MONTHS
+
+
+def _own_row(project: Project, skills: set[str], as_of: dt.date) -> np.ndarray:
+    """A project's step features that depend on that project alone (all but the gap to
+    the work before it and its position)."""
+    f = np.zeros(len(STEP_FEATURES), np.float32)
+    f[_INDEX["duration_log"]] = math.log1p(project.months(as_of)) / math.log1p(DURATION_REF_MONTHS)
+    if project.budget_usd is None:
+        f[_INDEX["budget_missing"]] = 1.0
+    else:
+        f[_INDEX["budget_log"]] = math.log1p(project.budget_usd) / math.log1p(BUDGET_REF_USD)
+    if project.client_rating is None:
+        f[_INDEX["client_rating_missing"]] = 1.0
+    else:
+        f[_INDEX["client_rating"]] = (project.client_rating - 1.0) / 4.0
+    if project.completed_on_time is None:
+        f[_INDEX["completed_on_time_missing"]] = 1.0
+    else:
+        f[_INDEX["completed_on_time"]] = float(project.completed_on_time)
+    f[_INDEX["disputed"]] = float(project.disputed)
+    f[_INDEX["cancelled"]] = float(project.cancelled)
+    f[_INDEX["has_link"]] = float(bool(project.link))
+    techs = {t.strip().lower() for t in project.technologies}
+    f[_INDEX["technologies_log"]] = math.log1p(len(techs)) / math.log1p(TECHNOLOGIES_REF)
+    # Same definition as the tech_consistency indicator, per project.
+    f[_INDEX["technologies_in_skills"]] = len(techs & skills) / len(techs) if techs else 0.0
+    f[_INDEX["is_real_project"]] = 1.0
+    return f
+
+
+def leave_one_out(
+    profile: Profile, as_of: dt.date, candidates: Sequence[int]
+) -> list[tuple[np.ndarray, dict[str, float]]]:
+    """For each ``k`` in ``candidates`` (positions in ``profile.projects_in_time_order()``),
+    the step array and the raw indicators of the profile without project ``k``.
+
+    The same values as :func:`project_steps` and :func:`compute_indicators` of that
+    smaller profile, bit for bit, without building it: each project's own features are
+    computed once, and only what depends on the neighbours (gaps, positions, overlaps,
+    the span and the averages) is recomputed per variant, for all variants at once.
+    """
+    projects = profile.projects_in_time_order()
+    n = len(projects)
+    if any(not 0 <= k < n for k in candidates):
+        raise IndexError(f"candidates must be positions among the {n} projects")
+    if not candidates:
+        return []
+    if n == 1:
+        empty = np.zeros((1, len(STEP_FEATURES)), np.float32)
+        return [(empty.copy(), dict.fromkeys(INDICATOR_NAMES, 0.0)) for _ in candidates]
+
+    skills = {s.strip().lower() for s in profile.skills}
+    own = np.stack([_own_row(p, skills, as_of) for p in projects])
+    starts = np.array([p.start_date.toordinal() for p in projects], np.int64)
+    ends = np.array([p.end(as_of).toordinal() for p in projects], np.int64)
+    months = np.array([p.months(as_of) for p in projects], np.float64)
+    consistency = np.array([_consistency(p, skills) for p in projects], np.float64)
+    links = np.array([bool(p.link) for p in projects], np.int64)
+
+    # Row v: the positions of the projects variant v keeps, in time order.
+    keep = np.array([[j for j in range(n) if j != k] for k in candidates], np.int64)
+    latest = np.maximum.accumulate(ends[keep], axis=1)
+    # Days from the latest end so far to each project's start (the first has none).
+    gap_days = starts[keep][:, 1:] - latest[:, :-1]
+
+    m = min(n - 1, MAX_STEPS)
+    steps = own[keep[:, -m:]]
+    gaps = np.zeros((len(candidates), n - 1), np.float64)
+    gaps[:, 1:] = gap_days / DAYS_PER_MONTH
+    steps[:, :, _GAP] = np.clip(gaps[:, -m:], -GAP_CLIP_MONTHS, GAP_CLIP_MONTHS) / GAP_CLIP_MONTHS
+    steps[:, :, _POSITION] = (m - 1 - np.arange(m)) / MAX_STEPS
+
+    span_days = np.maximum(latest[:, -1] - starts[keep[:, 0]], 0)
+    overlaps = (-gap_days > OVERLAP_GRACE_DAYS).sum(axis=1)
+    # Running sums add left to right, as the indicators' own sums do.
+    month_sums = np.cumsum(months[keep], axis=1)[:, -1]
+    consistency_sums = np.cumsum(consistency[keep], axis=1)[:, -1]
+    link_counts = links[keep].sum(axis=1)
+    out = []
+    for v in range(len(candidates)):
+        raw = {
+            "num_projects": float(n - 1),
+            "total_years": int(span_days[v]) / 365.25,
+            "avg_project_duration": float(month_sums[v]) / (n - 1),
+            "overlap_count": float(overlaps[v]),
+            "tech_consistency": float(consistency_sums[v]) / (n - 1),
+            "project_link_ratio": int(link_counts[v]) / (n - 1),
+        }
+        out.append((steps[v], raw))
+    return out
+
+
+def _consistency(project: Project, skills: set[str]) -> float:
+    techs = {t.strip().lower() for t in project.technologies}
+    return len(techs & skills) / len(techs) if techs else 0.0
 
 
 def profile_features(profile: Profile, as_of: dt.date) -> tuple[np.ndarray, np.ndarray]:

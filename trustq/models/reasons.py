@@ -133,10 +133,8 @@ def _project_reasons(
             continue
         # The most recent projects are the ones the sequence model reads.
         candidates = list(range(len(ordered)))[-MAX_PROJECTS:]
-        for k in candidates:
-            variant = item.profile.model_copy(update={"projects": ordered[:k] + ordered[k + 1 :]})
-            variants.append(scorer.prepare(variant, as_of))
-            embeddings.append(item.embedding)
+        variants.extend(scorer.prepare_without(item.profile, as_of, candidates))
+        embeddings.extend([item.embedding] * len(candidates))
         plans.append((i, ordered, candidates))
     if not variants:
         return []

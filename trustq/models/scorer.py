@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from trustq.models.breakdown import MASKS
-from trustq.models.features import MAX_STEPS, STEP_FEATURES, project_steps
+from trustq.models.features import MAX_STEPS, STEP_FEATURES, leave_one_out, project_steps
 from trustq.models.indicators import INDICATOR_NAMES, compute_indicators, normalise_indicators
 from trustq.models.network import TrustNet
 from trustq.models.training import Calibration
@@ -100,6 +100,16 @@ class Scorer:
         """The model inputs of ``profile`` other than its resume embedding."""
         raw = compute_indicators(profile, as_of)
         return Features(project_steps(profile, as_of), raw, normalise_indicators(raw))
+
+    def prepare_without(
+        self, profile: Profile, as_of: dt.date, candidates: Sequence[int]
+    ) -> list[Features]:
+        """:meth:`prepare` of the profile without project ``k`` (a position in its time
+        order), for each ``k`` in ``candidates``: the same inputs, computed together."""
+        return [
+            Features(steps, raw, normalise_indicators(raw))
+            for steps, raw in leave_one_out(profile, as_of, candidates)
+        ]
 
     def score_prepared(
         self, features: Sequence[Features], embeddings: np.ndarray
