@@ -111,6 +111,26 @@ def test_sentence_sums_split_the_embedding_exactly(runtime: Runtime) -> None:
     assert (sums.span_tokens > 0).all()
 
 
+def test_sentence_sums_hold_exactly_their_tokens_and_never_padding(runtime: Runtime) -> None:
+    encoder = runtime.encoder
+    short = "Built a checkout. Cut failed payments by 18%. Kept PostgreSQL fast."
+    longer = short + " " + " ".join(["Wrote reports for the finance team every week."] * 8)
+    texts = [short, longer]  # one batch: the short window is padded to the long one
+    _, sums = encoder.encode_with_spans(texts, [sentence_spans(t)[1] for t in texts])
+    for text, one in zip(texts, sums, strict=True):
+        [window] = encoder.windows(text)
+        ids = torch.tensor([window])
+        with torch.inference_mode():
+            hidden = encoder._model(input_ids=ids, attention_mask=torch.ones_like(ids))
+        states = hidden.last_hidden_state[0].double().numpy()
+        # Every content token is in a sentence; only [CLS] and [SEP] are in none.
+        np.testing.assert_allclose(
+            one.total - one.spans.sum(axis=0), states[0] + states[-1], atol=1e-3
+        )
+        np.testing.assert_allclose(one.total, states.sum(axis=0), atol=1e-3)
+        assert one.span_tokens.sum() == len(window) - 2
+
+
 @pytest.mark.parametrize(
     ("runtime_name", "precision", "floor"),
     [("torch", "bf16", 0.999), ("torch", "int8", 0.97), ("onnx", "fp32", 0.9999)],

@@ -431,15 +431,15 @@ class Encoder:
         window_sums = (hidden * weights).sum(dim=1)
         span_out = None
         if labels is not None:
-            flat_labels = np.full(ids.shape, -1, dtype=np.int64)
+            # Tokens in no span (special tokens, padding) go to one extra row, dropped after:
+            # every position is added somewhere, with no mask to compute or wait for.
+            flat_labels = np.full(ids.shape, n_spans, dtype=np.int64)
             for row, label in enumerate(labels):
-                flat_labels[row, : len(label)] = label
+                flat_labels[row, : len(label)] = np.where(label >= 0, label, n_spans)
             flat = torch.from_numpy(flat_labels.reshape(-1)).to(hidden.device)
-            keep = flat >= 0
-            span_t = torch.zeros((n_spans, self.dim), dtype=torch.float32, device=hidden.device)
-            if bool(keep.any()):
-                span_t.index_add_(0, flat[keep], hidden.reshape(-1, self.dim)[keep])
-            span_out = span_t.cpu().numpy().astype(np.float64)
+            span_t = torch.zeros((n_spans + 1, self.dim), dtype=torch.float32, device=hidden.device)
+            span_t.index_add_(0, flat, hidden.reshape(-1, self.dim))
+            span_out = span_t[:n_spans].cpu().numpy().astype(np.float64)
         return window_sums.cpu().numpy().astype(np.float64), span_out
 
     # --- other runtimes ------------------------------------------------------------------
