@@ -89,9 +89,11 @@ def versions() -> dict[str, str | None]:
             capture_output=True,
             text=True,
         ).stdout.strip()
-        out["trustq_commit"] = commit + ("+uncommitted changes" if dirty else "")
+        out["trustq_commit"] = commit + ("+uncommitted changes" if dirty else "") or None
     except OSError:
         out["trustq_commit"] = None
+    # A copy of the tree without its history (a GPU machine's) is told its commit.
+    out["trustq_commit"] = out["trustq_commit"] or os.environ.get("TRUSTQ_BENCH_COMMIT")
     return out
 
 
