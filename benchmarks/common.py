@@ -92,8 +92,9 @@ def versions() -> dict[str, str | None]:
         out["trustq_commit"] = commit + ("+uncommitted changes" if dirty else "") or None
     except OSError:
         out["trustq_commit"] = None
-    # A copy of the tree without its history (a GPU machine's) is told its commit.
-    out["trustq_commit"] = out["trustq_commit"] or os.environ.get("TRUSTQ_BENCH_COMMIT")
+    # A copy of the tree on another machine (a GPU machine's) is told which commit it is:
+    # its own git history, if it has one, need not be this tree's.
+    out["trustq_commit"] = os.environ.get("TRUSTQ_BENCH_COMMIT") or out["trustq_commit"]
     return out
 
 

@@ -214,7 +214,8 @@ def markdown(r: dict[str, Any]) -> str:
         lines += ["## GPU, in process, 256-token resumes", ""]
         lines += [gpu.get("note", ""), ""]
         lines += [
-            f"Device: {gpu['machine'].get('gpu')}; "
+            f"Device: {gpu['machine'].get('gpu')}, {gpu['machine'].get('cores')} CPU cores "
+            f"({gpu['machine'].get('cpu')}); torch {gpu['versions'].get('torch')}; "
             f"commit `{gpu['versions'].get('trustq_commit')}`.",
             "",
         ]

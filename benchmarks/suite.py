@@ -433,7 +433,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "--redis", default=os.environ.get("TRUSTQ_BENCH_REDIS", "redis://127.0.0.1:6379/11")
     )
     parser.add_argument("--gpu-json", type=Path, help="gpu_inprocess.py output to report beside")
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="measure nothing: read --out, add --gpu-json, and write the targets, notes and docs",
+    )
     args = parser.parse_args(argv)
+    if args.report_only:
+        return report_only(args.out, args.docs, args.gpu_json)
     sizes = QUICK if args.quick else FULL
     started = time.time()
 
@@ -462,6 +469,23 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     write_markdown(results, args.docs)
     log(f"wrote {args.out} and {args.docs} in {results['wall_seconds']:.0f} s")
+    for line in summary_lines(results):
+        print(line)
+    return results
+
+
+def report_only(out: Path, docs: Path, gpu_json: Path | None) -> dict[str, Any]:
+    """The report of figures measured before: the CPU suite's JSON, with the GPU part
+    (``benchmarks/gpu_inprocess.py``, run on a machine that has one) added beside it."""
+    from benchmarks.report import write_markdown
+
+    results = json.loads(out.read_text())
+    if gpu_json is not None:
+        results["gpu"] = json.loads(gpu_json.read_text())
+    results["targets"] = targets(results)
+    results["notes"] = notes(results)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    write_markdown(results, docs)
     for line in summary_lines(results):
         print(line)
     return results
@@ -771,6 +795,45 @@ def notes(results: dict[str, Any]) -> list[str]:
             f"End to end ({best} process(es)): batches of {on['mean_batch']} on average; the "
             f"processes spent {100 * on['scoring_share']:.0f}% of the wall time inside "
             "batches (scoring), the rest claiming, writing and waiting for messages."
+        )
+    out.extend(gpu_notes(results.get("gpu") or {}))
+    return out
+
+
+def gpu_notes(gpu: dict[str, Any]) -> list[str]:
+    """Where the time goes on the GPU, and how far more processes take it."""
+    runs = gpu.get("trustq") or {}
+    # The default reasons setting, one process: what one worker process does.
+    one = {
+        k: v
+        for k, v in runs.items()
+        if k.startswith("1 process")
+        and v.get("stages_s")
+        and v.get("reason_sentences") == "non_low"
+    }
+    if not one:
+        return []
+    name, best = max(one.items(), key=lambda kv: kv[1]["profiles_per_s"])
+    stages = best["stages_s"]
+    total = sum(stages.values()) or 1.0
+    shares = ", ".join(
+        f"{stage} {100 * seconds / total:.0f}%"
+        for stage, seconds in sorted(stages.items(), key=lambda kv: -kv[1])
+        if seconds / total >= 0.01
+    )
+    per_profile = 1000 * best["seconds"] / best["profiles"]
+    out = [
+        f"GPU, {name}: {best['profiles_per_s']} profiles/s, {per_profile:.2f} ms of one "
+        f"process per profile: {shares}. The encoder stage includes tokenising and the "
+        "sentence sums; everything but the encoder and the network runs in Python on the CPU."
+    ]
+    many = {k: v for k, v in runs.items() if "processes" in k}
+    if many:
+        top_name, top = max(many.items(), key=lambda kv: kv[1]["profiles_per_s"])
+        out.append(
+            f"GPU, {top_name}: {top['profiles_per_s']} profiles/s, "
+            f"{top['profiles_per_s'] / best['profiles_per_s']:.1f}× one process: the "
+            "processes share the CPU cores for that Python work and take turns on the GPU."
         )
     return out
 
