@@ -114,7 +114,10 @@ def _own_row(project: Project, skills: set[str], as_of: dt.date) -> np.ndarray:
 
 
 def leave_one_out(
-    profile: Profile, as_of: dt.date, candidates: Sequence[int]
+    profile: Profile,
+    as_of: dt.date,
+    candidates: Sequence[int],
+    steps: np.ndarray | None = None,
 ) -> list[tuple[np.ndarray, dict[str, float]]]:
     """For each ``k`` in ``candidates`` (positions in ``profile.projects_in_time_order()``),
     the step array and the raw indicators of the profile without project ``k``.
@@ -123,6 +126,8 @@ def leave_one_out(
     smaller profile, bit for bit, without building it: each project's own features are
     computed once, and only what depends on the neighbours (gaps, positions, overlaps,
     the span and the averages) is recomputed per variant, for all variants at once.
+    ``steps``, the profile's own :func:`project_steps`, holds those features already
+    when the profile has no more projects than the sequence model reads.
     """
     projects = profile.projects_in_time_order()
     n = len(projects)
@@ -135,7 +140,10 @@ def leave_one_out(
         return [(empty.copy(), dict.fromkeys(INDICATOR_NAMES, 0.0)) for _ in candidates]
 
     skills = {s.strip().lower() for s in profile.skills}
-    own = np.stack([_own_row(p, skills, as_of) for p in projects])
+    if steps is not None and n <= MAX_STEPS and steps.shape == (n, len(STEP_FEATURES)):
+        own = steps  # its gap and position columns are replaced below, in copies
+    else:
+        own = np.stack([_own_row(p, skills, as_of) for p in projects])
     starts = np.array([p.start_date.toordinal() for p in projects], np.int64)
     ends = np.array([p.end(as_of).toordinal() for p in projects], np.int64)
     months = np.array([p.months(as_of) for p in projects], np.float64)
@@ -149,11 +157,13 @@ def leave_one_out(
     gap_days = starts[keep][:, 1:] - latest[:, :-1]
 
     m = min(n - 1, MAX_STEPS)
-    steps = own[keep[:, -m:]]
+    variant_steps = own[keep[:, -m:]]
     gaps = np.zeros((len(candidates), n - 1), np.float64)
     gaps[:, 1:] = gap_days / DAYS_PER_MONTH
-    steps[:, :, _GAP] = np.clip(gaps[:, -m:], -GAP_CLIP_MONTHS, GAP_CLIP_MONTHS) / GAP_CLIP_MONTHS
-    steps[:, :, _POSITION] = (m - 1 - np.arange(m)) / MAX_STEPS
+    variant_steps[:, :, _GAP] = (
+        np.clip(gaps[:, -m:], -GAP_CLIP_MONTHS, GAP_CLIP_MONTHS) / GAP_CLIP_MONTHS
+    )
+    variant_steps[:, :, _POSITION] = (m - 1 - np.arange(m)) / MAX_STEPS
 
     span_days = np.maximum(latest[:, -1] - starts[keep[:, 0]], 0)
     overlaps = (-gap_days > OVERLAP_GRACE_DAYS).sum(axis=1)
@@ -171,7 +181,7 @@ def leave_one_out(
             "tech_consistency": float(consistency_sums[v]) / (n - 1),
             "project_link_ratio": int(link_counts[v]) / (n - 1),
         }
-        out.append((steps[v], raw))
+        out.append((variant_steps[v], raw))
     return out
 
 

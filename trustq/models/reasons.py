@@ -110,9 +110,9 @@ def explain_many(
 ) -> list[list[Reason]]:
     """:func:`explain` for many profiles: the same reasons, from two batched passes."""
     found: list[list[Reason]] = [[] for _ in items]
-    for i, reasons in _project_reasons(items, scorer, as_of):
+    for i, reasons in _project_reasons(items, scorer, as_of, top):
         found[i].extend(reasons)
-    for i, reasons in _sentence_reasons(items, scorer):
+    for i, reasons in _sentence_reasons(items, scorer, top):
         found[i].extend(reasons)
     out = []
     for reasons in found:
@@ -121,8 +121,16 @@ def explain_many(
     return out
 
 
+def _strongest(effects: Sequence[float], top: int) -> list[int]:
+    """Positions of the ``top`` largest effects (as rounded in a Reason), in their own
+    order: only those can be among a profile's ``top`` reasons, and keeping their order
+    keeps the final stable sort the same as over all of them."""
+    rounded = [abs(round(e, 4)) for e in effects]
+    return sorted(sorted(range(len(effects)), key=lambda k: -rounded[k])[:top])
+
+
 def _project_reasons(
-    items: Sequence[ToExplain], scorer: Scorer, as_of: dt.date
+    items: Sequence[ToExplain], scorer: Scorer, as_of: dt.date, top: int
 ) -> list[tuple[int, list[Reason]]]:
     plans: list[tuple[int, list[Project], list[int]]] = []
     variants: list[Features] = []
@@ -133,7 +141,7 @@ def _project_reasons(
             continue
         # The most recent projects are the ones the sequence model reads.
         candidates = list(range(len(ordered)))[-MAX_PROJECTS:]
-        variants.extend(scorer.prepare_without(item.profile, as_of, candidates))
+        variants.extend(scorer.prepare_without(item.profile, as_of, candidates, item.features))
         embeddings.extend([item.embedding] * len(candidates))
         plans.append((i, ordered, candidates))
     if not variants:
@@ -142,12 +150,10 @@ def _project_reasons(
     out = []
     row = 0
     for i, ordered, candidates in plans:
-        reasons = []
-        for k in candidates:
-            effect = items[i].p_risk - float(probs[row])
-            row += 1
-            reasons.append(_project_reason(ordered, k, effect))
-        out.append((i, reasons))
+        effects = [items[i].p_risk - float(p) for p in probs[row : row + len(candidates)]]
+        row += len(candidates)
+        kept = _strongest(effects, top)
+        out.append((i, [_project_reason(ordered, candidates[j], effects[j]) for j in kept]))
     return out
 
 
@@ -180,7 +186,9 @@ def _project_reason(ordered: list[Project], i: int, effect: float) -> Reason:
     )
 
 
-def _sentence_reasons(items: Sequence[ToExplain], scorer: Scorer) -> list[tuple[int, list[Reason]]]:
+def _sentence_reasons(
+    items: Sequence[ToExplain], scorer: Scorer, top: int
+) -> list[tuple[int, list[Reason]]]:
     plans: list[tuple[int, int]] = []
     rows: list[np.ndarray] = []
     owners: list[int] = []
@@ -207,9 +215,10 @@ def _sentence_reasons(items: Sequence[ToExplain], scorer: Scorer) -> list[tuple[
     for i, n in plans:
         with_all = float(probs[row])
         sentences = items[i].sentences or []
+        effects = [with_all - float(p) for p in probs[row + 1 : row + 1 + n]]
         reasons = []
-        for k in range(n):
-            effect = with_all - float(probs[row + 1 + k])
+        for k in _strongest(effects, top):
+            effect = effects[k]
             quoted = sentences[k] if len(sentences[k]) <= 160 else sentences[k][:157] + "…"
             reasons.append(
                 Reason(

@@ -102,13 +102,20 @@ class Scorer:
         return Features(project_steps(profile, as_of), raw, normalise_indicators(raw))
 
     def prepare_without(
-        self, profile: Profile, as_of: dt.date, candidates: Sequence[int]
+        self,
+        profile: Profile,
+        as_of: dt.date,
+        candidates: Sequence[int],
+        features: Features | None = None,
     ) -> list[Features]:
         """:meth:`prepare` of the profile without project ``k`` (a position in its time
-        order), for each ``k`` in ``candidates``: the same inputs, computed together."""
+        order), for each ``k`` in ``candidates``: the same inputs, computed together.
+        ``features``, the profile's own (from :meth:`prepare`), saves computing its
+        projects' features again."""
+        steps = features.steps if features is not None else None
         return [
-            Features(steps, raw, normalise_indicators(raw))
-            for steps, raw in leave_one_out(profile, as_of, candidates)
+            Features(variant, raw, normalise_indicators(raw))
+            for variant, raw in leave_one_out(profile, as_of, candidates, steps)
         ]
 
     def score_prepared(
