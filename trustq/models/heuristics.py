@@ -1109,10 +1109,15 @@ def _resume_years_flags(text: _Text, profile: Profile, history_years: float) -> 
 # --- Entry points ----------------------------------------------------------------------
 
 
-def evaluate_flags(profile: Profile, as_of: dt.date) -> list[Flag]:
-    """All rule flags for ``profile``, judged as of ``as_of``. Pure: no I/O of any kind."""
+def evaluate_flags(
+    profile: Profile, as_of: dt.date, indicators: dict[str, float] | None = None
+) -> list[Flag]:
+    """All rule flags for ``profile``, judged as of ``as_of``. Pure: no I/O of any kind.
+
+    ``indicators``: the profile's ``compute_indicators(profile, as_of)``, when the caller
+    has them already."""
     projects = profile.projects_in_time_order()
-    raw = compute_indicators(profile, as_of)
+    raw = indicators if indicators is not None else compute_indicators(profile, as_of)
     text = _Text(profile.text)
     flags: list[Flag] = []
     flags.extend(_experience_flags(profile, raw, len(projects)))

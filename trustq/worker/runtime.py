@@ -345,7 +345,10 @@ class Runtime:
         probs, sequence = scorer.score_prepared(features, embeddings)
         now = report.timed("model", now)
 
-        flags = [evaluate_flags(p, today) for p in profiles]
+        flags = [
+            evaluate_flags(p, today, f.raw_indicators)
+            for p, f in zip(profiles, features, strict=True)
+        ]
         signatures = [minhash_signature(t) for t in texts]
         bands = [lsh_bands(s) for s in signatures]
         now = report.timed("flags", now)
