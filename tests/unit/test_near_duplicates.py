@@ -132,3 +132,16 @@ def test_malformed_signatures_are_refused(resumes: list[str]) -> None:
         similarity(sig, sig[:-1])
     with pytest.raises(ValueError):
         lsh_bands(b"")
+
+
+def test_signatures_are_datasketchs_own_minhash(resumes: list[str]) -> None:
+    # Stored signatures must keep matching new ones: the batched hashing gives exactly
+    # what datasketch's MinHash with its default SHA-1 hash gives.
+    from datasketch import MinHash
+
+    for text in [*resumes[:40], "short", ""]:
+        reference = MinHash(num_perm=128, seed=1, scheme="affine64")
+        items = shingles(text)
+        if items:
+            reference.update_batch([s.encode("utf-8") for s in items])
+        assert minhash_signature(text) == reference.hashvalues.astype("<u8").tobytes()
