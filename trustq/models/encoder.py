@@ -578,6 +578,15 @@ def _span_labels(
     if not spans or not offsets:
         return labels
     starts = np.fromiter((o[0] for o in offsets), dtype=np.int64, count=len(offsets))
+    bounds = np.asarray(spans, dtype=np.int64).reshape(-1, 2)
+    span_starts, span_ends = bounds[:, 0], bounds[:, 1]
+    if bool(np.all(span_starts[1:] >= span_ends[:-1])):
+        # Spans in order and apart (sentences are): a token's span is the last one that
+        # starts at or before its first character, if that span has not ended there.
+        k = np.searchsorted(span_starts, starts, side="right") - 1
+        inside = (k >= 0) & (starts < span_ends[np.maximum(k, 0)])
+        labels[inside] = first + k[inside]
+        return labels
     for k, (s, e) in enumerate(spans):
         lo, hi = np.searchsorted(starts, [s, e], side="left")
         sel = labels[lo:hi]
