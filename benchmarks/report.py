@@ -212,7 +212,16 @@ def markdown(r: dict[str, Any]) -> str:
     gpu = r.get("gpu")
     if gpu:
         lines += ["## GPU, in process, 256-token resumes", ""]
-        lines += [gpu.get("note", ""), ""]
+        lines += [
+            "Measured on a machine with a GPU by `benchmarks/gpu_inprocess.sh gpu.json` and "
+            "added here by `python -m benchmarks.suite --report-only --gpu-json gpu.json`. "
+            "One process scores batches of the given size; N processes each score their own "
+            "share at once, as a worker with N pool processes would, and their figure is all "
+            "profiles over the slowest process's time.",
+            "",
+            gpu.get("note", ""),
+            "",
+        ]
         lines += [
             f"Device: {gpu['machine'].get('gpu')}, {gpu['machine'].get('cores')} CPU cores "
             f"({gpu['machine'].get('cpu')}); torch {gpu['versions'].get('torch')}; "
