@@ -182,7 +182,8 @@ def markdown(r: dict[str, Any]) -> str:
         "Enqueue (submission stored) to verdict committed, on one warm worker with the best "
         f"process count; Poisson arrivals at a share of the measured capacity "
         f"({lat['capacity_profiles_per_s']} profiles/s). A profile arriving alone: "
-        f"p50 {lat['alone_ms']['p50']} ms with batching, "
+        f"p50 {lat['alone_ms']['p50']} ms with batching (p95 {lat['alone_ms'].get('p95')} ms, "
+        f"{lat['alone_ms']['n']} profiles), "
         f"{lat['alone_ms_batching_off']['p50']} ms with batching off.",
         "",
     ]
@@ -204,6 +205,8 @@ def markdown(r: dict[str, Any]) -> str:
 
     lines += ["## Memory", ""]
     peaks = {name: e["peak_rss_mib"] for name, e in r["end_to_end"].items() if e["peak_rss_mib"]}
+    if lat.get("peak_rss_mib"):
+        peaks[f"latency runs, {r.get('best_worker_processes')} process(es)"] = lat["peak_rss_mib"]
     lines += _table(
         ["run", "peak RSS per process (MiB)"],
         [[n, ", ".join(f"{k} {val}" for k, val in p.items())] for n, p in peaks.items()],
