@@ -832,7 +832,7 @@ def models(ctx: typer.Context) -> None:
     for column in columns:
         table.add_column(column)
     with session_scope() as session:
-        for row in repo.list_model_versions(session):
+        for row in repo.model_version_summaries(session):
             test = row.metrics.get("test", {})
             table.add_row(
                 row.version,

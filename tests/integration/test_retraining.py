@@ -198,6 +198,9 @@ def test_enough_labels_make_beat_train_promote_and_workers_switch(
 
     shown = trustq("models", "history", "--json")
     assert run.candidate_version in shown.stdout and "promoted" in shown.stdout
+    listed = trustq("models")
+    assert listed.returncode == 0, listed.stderr
+    assert run.candidate_version in listed.stdout and "serving" in listed.stdout
     assert "done" in trustq("runs").stdout
 
 

@@ -480,10 +480,6 @@ def get_model_version(session: Session, version: str) -> ModelVersion | None:
     return session.get(ModelVersion, version)
 
 
-def list_model_versions(session: Session) -> list[ModelVersion]:
-    return list(session.scalars(select(ModelVersion).order_by(ModelVersion.created_at.desc())))
-
-
 def promote_model(session: Session, version: str) -> None:
     """Make ``version`` the serving model and retire the one serving before."""
     session.execute(
