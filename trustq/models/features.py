@@ -13,6 +13,9 @@ from trustq.models.indicators import (
     OVERLAP_GRACE_DAYS,
     compute_indicators,
     normalise_indicators,
+    skill_set,
+    tech_consistency,
+    technologies,
 )
 from trustq.schemas import Profile, Project
 
@@ -59,7 +62,7 @@ def project_steps(profile: Profile, as_of: dt.date) -> np.ndarray:
     if not projects:
         return steps
 
-    skills = {s.strip().lower() for s in profile.skills}
+    skills = skill_set(profile)
     # Gaps are measured against every earlier project, not only the kept ones, so the
     # first kept step still knows whether it overlapped older work.
     gaps: list[float] = []
@@ -105,10 +108,10 @@ def _own_row(project: Project, skills: set[str], as_of: dt.date) -> np.ndarray:
     f[_INDEX["disputed"]] = float(project.disputed)
     f[_INDEX["cancelled"]] = float(project.cancelled)
     f[_INDEX["has_link"]] = float(bool(project.link))
-    techs = {t.strip().lower() for t in project.technologies}
+    techs = technologies(project)
     f[_INDEX["technologies_log"]] = math.log1p(len(techs)) / math.log1p(TECHNOLOGIES_REF)
-    # Same definition as the tech_consistency indicator, per project.
-    f[_INDEX["technologies_in_skills"]] = len(techs & skills) / len(techs) if techs else 0.0
+    # The tech_consistency indicator, per project.
+    f[_INDEX["technologies_in_skills"]] = tech_consistency(techs, skills)
     f[_INDEX["is_real_project"]] = 1.0
     return f
 
@@ -139,7 +142,7 @@ def leave_one_out(
         empty = np.zeros((1, len(STEP_FEATURES)), np.float32)
         return [(empty.copy(), dict.fromkeys(INDICATOR_NAMES, 0.0)) for _ in candidates]
 
-    skills = {s.strip().lower() for s in profile.skills}
+    skills = skill_set(profile)
     if steps is not None and n <= MAX_STEPS and steps.shape == (n, len(STEP_FEATURES)):
         own = steps  # its gap and position columns are replaced below, in copies
     else:
@@ -147,7 +150,7 @@ def leave_one_out(
     starts = np.array([p.start_date.toordinal() for p in projects], np.int64)
     ends = np.array([p.end(as_of).toordinal() for p in projects], np.int64)
     months = np.array([p.months(as_of) for p in projects], np.float64)
-    consistency = np.array([_consistency(p, skills) for p in projects], np.float64)
+    consistency = np.array([tech_consistency(technologies(p), skills) for p in projects])
     links = np.array([bool(p.link) for p in projects], np.int64)
 
     # Row v: the positions of the projects variant v keeps, in time order.
@@ -183,11 +186,6 @@ def leave_one_out(
         }
         out.append((variant_steps[v], raw))
     return out
-
-
-def _consistency(project: Project, skills: set[str]) -> float:
-    techs = {t.strip().lower() for t in project.technologies}
-    return len(techs & skills) / len(techs) if techs else 0.0
 
 
 def profile_features(profile: Profile, as_of: dt.date) -> tuple[np.ndarray, np.ndarray]:

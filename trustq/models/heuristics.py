@@ -21,7 +21,12 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from trustq.models.indicators import OVERLAP_GRACE_DAYS, compute_indicators
+from trustq.models.indicators import (
+    OVERLAP_GRACE_DAYS,
+    compute_indicators,
+    skill_set,
+    technologies,
+)
 from trustq.schemas import ExperienceLevel, Profile, Project
 
 
@@ -249,11 +254,11 @@ def _history_flags(
     tc = raw["tech_consistency"]
     if n >= TECH_MIN_PROJECTS and tc < TECH_CONSISTENCY[0]:
         severity = Severity.high if tc < TECH_CONSISTENCY[1] else Severity.medium
-        skills = {s.strip().lower() for s in profile.skills}
+        skills = skill_set(profile)
         off_stack = [
             {**_project_ref(i, p), "technologies": p.technologies[:10]}
             for i, p in enumerate(projects)
-            if not {t.strip().lower() for t in p.technologies} & skills
+            if not technologies(p) & skills
         ]
         yield Flag(
             "weak_technical_consistency",

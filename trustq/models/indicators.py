@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from trustq.schemas import Profile
+from trustq.schemas import Profile, Project
 
 INDICATOR_NAMES: tuple[str, ...] = (
     "num_projects",
@@ -41,11 +41,8 @@ def compute_indicators(profile: Profile, as_of: dt.date) -> dict[str, float]:
             overlaps += 1
         latest_end = end if latest_end is None else max(latest_end, end)
 
-    skills = {s.strip().lower() for s in profile.skills}
-    consistency = []
-    for project in projects:
-        techs = {t.strip().lower() for t in project.technologies}
-        consistency.append(len(techs & skills) / len(techs) if techs else 0.0)
+    skills = skill_set(profile)
+    consistency = [tech_consistency(technologies(p), skills) for p in projects]
 
     return {
         "num_projects": float(n),
@@ -55,6 +52,21 @@ def compute_indicators(profile: Profile, as_of: dt.date) -> dict[str, float]:
         "tech_consistency": sum(consistency) / n,
         "project_link_ratio": sum(1 for p in projects if p.link) / n,
     }
+
+
+def skill_set(profile: Profile) -> set[str]:
+    """The profile's skills, trimmed and lower-cased."""
+    return {s.strip().lower() for s in profile.skills}
+
+
+def technologies(project: Project) -> set[str]:
+    """A project's technologies, trimmed and lower-cased."""
+    return {t.strip().lower() for t in project.technologies}
+
+
+def tech_consistency(techs: set[str], skills: set[str]) -> float:
+    """The share of a project's technologies that are among the skills (0 without any)."""
+    return len(techs & skills) / len(techs) if techs else 0.0
 
 
 def normalise_indicators(raw: dict[str, float]) -> np.ndarray:
