@@ -113,6 +113,7 @@ class Embedded:
     """A batch's embeddings and, for the texts the encoder ran on, their sentence sums."""
 
     vectors: np.ndarray
+    hashes: list[str] = field(default_factory=list)  # of the texts, in order
     token_sums: dict[str, TokenSums] = field(default_factory=dict)
     from_cache: int = 0
     encoded: int = 0
@@ -136,7 +137,7 @@ def embed_texts(
     for text_hash, text in zip(hashes, texts, strict=True):
         if text_hash not in known and text_hash not in missing:
             missing[text_hash] = text
-    result = Embedded(np.zeros((0, encoder.dim), np.float32))
+    result = Embedded(np.zeros((0, encoder.dim), np.float32), hashes)
     result.from_cache = len({h for h in hashes if h in known})
     result.encoded = len(missing)
     if missing:
@@ -376,7 +377,7 @@ class Runtime:
         if sequence is not None:
             for i, item in enumerate(items):
                 item.sequence = sequence[i]
-        hashes = [sha256_text(t) for t in texts]
+        hashes = embedded.hashes
         explain_text = [
             settings.reason_sentences == "all"
             or (settings.reason_sentences == "non_low" and d.risk_level != "LOW")
