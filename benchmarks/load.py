@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import signal
 import subprocess
 import sys
@@ -35,6 +34,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.common import cpu_model  # noqa: E402
 from tests.servers import PrivatePostgres, PrivateRedis  # noqa: E402
 
 RSS_MARK = 1000
@@ -57,16 +57,6 @@ def _rss(pid: int) -> int:
         except OSError:
             continue
     return total
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine()
 
 
 def _start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
@@ -229,7 +219,7 @@ def main() -> None:
             },
             "worker_processes": args.concurrency,
             "reason_sentences": os.environ["TRUSTQ_REASON_SENTENCES"],
-            "cpu": _cpu(),
+            "cpu": cpu_model(),
             "cores": os.cpu_count(),
         }
         print(json.dumps(result, indent=2))

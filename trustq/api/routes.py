@@ -316,15 +316,19 @@ def get_evaluation(evaluation_id: uuid.UUID, key: Reader) -> EvaluationOut:  # n
     with session_scope() as session:
         found = repo.get_evaluation(session, evaluation_id)
         if found is None:
-            raise Problem(
-                404,
-                "not-found",
-                "Not found",
-                f"no submission {evaluation_id}",
-                errors=[FieldError(location="path", field="evaluation_id", message="unknown")],
-            )
+            raise _no_such_evaluation(evaluation_id)
         out = _evaluation_out(found[0], found[1])
     return out.model_copy(update={"labels": client.labels(evaluation_id)})
+
+
+def _no_such_evaluation(evaluation_id: uuid.UUID) -> Problem:
+    return Problem(
+        404,
+        "not-found",
+        "Not found",
+        f"no submission {evaluation_id}",
+        errors=[FieldError(location="path", field="evaluation_id", message="unknown")],
+    )
 
 
 def _utc(value: dt.datetime | None) -> dt.datetime | None:
@@ -415,13 +419,7 @@ def add_label(evaluation_id: uuid.UUID, body: LabelIn, key: Submitter) -> LabelO
     try:
         out = client.label(evaluation_id, body.label, source=body.source, by=actor, note=body.note)
     except LookupError as exc:
-        raise Problem(
-            404,
-            "not-found",
-            "Not found",
-            f"no submission {evaluation_id}",
-            errors=[FieldError(location="path", field="evaluation_id", message="unknown")],
-        ) from exc
+        raise _no_such_evaluation(evaluation_id) from exc
     log.info(
         "labelled a submission %s (%s)",
         body.label,
