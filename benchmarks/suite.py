@@ -383,7 +383,7 @@ def variant_quality(
     from sklearn.metrics import roc_auc_score
 
     from trustq.data.synthetic import REFERENCE_DATE
-    from trustq.verdict import risk_level, trust_score
+    from trustq.rules.decision import risk_level, trust_score
     from trustq.worker.runtime import Runtime, make_serving_encoder
 
     runtime = Runtime(settings.model_copy(update=VARIANTS["torch-fp32"]), cache=False)

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from trustq.data.synthetic import generate
-from trustq.models.near_duplicates import lsh_bands, minhash_signature, shingles, similarity
+from trustq.rules.duplicates import lsh_bands, minhash_signature, shingles, similarity
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +62,7 @@ def test_signatures_are_compact_and_deterministic(resumes: list[str]) -> None:
     assert len(minhash_signature(resumes[0], num_perm=64)) == 64 * 8
     # Another process (another hash seed for str) gets the same bytes.
     code = (
-        "import sys; from trustq.models.near_duplicates import minhash_signature; "
+        "import sys; from trustq.rules.duplicates import minhash_signature; "
         "sys.stdout.write(minhash_signature(sys.stdin.read()).hex())"
     )
     out = subprocess.run(

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from trustq.models.heuristics import FLAG_CODES, Flag, Severity
-from trustq.rules import RuleHit, RuleSet, apply_rules
+from trustq.rules.flags import FLAG_CODES, Flag, Severity
+from trustq.rules.ruleset import RuleHit, RuleSet, apply_rules
 
 
 def flag(code: str, severity: Severity = Severity.medium) -> Flag:

@@ -23,8 +23,8 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from trustq.models import training
-from trustq.models.heuristics import flag_features
 from trustq.models.training import Dataset, TrainConfig, dates_of, fit_calibration
+from trustq.rules.checks import flag_features
 from trustq.schemas import Profile
 
 Baseline = Callable[[Sequence[Profile], Dataset, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
@@ -245,7 +245,7 @@ def standard(as_of: dt.date | Sequence[dt.date]) -> dict[str, tuple[Baseline, st
         ),
         "logreg_rule_flags": (
             _RuleFlags(as_of),
-            "logistic regression on the rule-based flags alone (trustq.models.heuristics, "
+            "logistic regression on the rule-based flags alone (trustq.rules.checks, "
             "worst severity per flag code)",
         ),
         "gbt_history_embedding": (

@@ -22,7 +22,7 @@ from trustq.db.tables import utcnow
 log = logging.getLogger(__name__)
 
 AUDIT_KIND = "retention.erase"
-# Evidence keys whose values quote the resume (see trustq.models.heuristics and .reasons).
+# Evidence keys whose values quote the resume (see trustq.rules and trustq.models.reasons).
 QUOTING_KEYS = frozenset({"sentence", "sentences", "phrases", "snippet", "quote", "text"})
 _QUOTED = re.compile(r"“[^”]*”|\"[^\"]*\"")
 ERASED = "[erased]"

@@ -43,8 +43,8 @@ from trustq.db import repo
 from trustq.db.session import reset_engine, session_scope
 from trustq.db.tables import SubmissionStatus
 from trustq.metrics import FailureReason
-from trustq.models.heuristics import NEAR_DUPLICATE_CODE, Flag, Severity
-from trustq.models.near_duplicates import similarity
+from trustq.rules.duplicates import duplicate_flags
+from trustq.rules.flags import Flag
 from trustq.schemas import MAX_RESUME_CHARS, Profile, describe_errors
 from trustq.services.resume_files import ResumeFileError, extract_text
 from trustq.services.submissions import sha256_text
@@ -406,7 +406,7 @@ class Batch:
                         and people[k][0] != external_id
                         and jobs[k].sid not in known
                     ]
-                    out.append(_duplicate_flags(matches, signature, threshold))
+                    out.append(duplicate_flags(matches, signature, threshold))
             return out
 
         return lookup
@@ -418,37 +418,6 @@ def _profiles(jobs: list[Job]) -> list[Profile]:
         assert job.profile is not None
         out.append(job.profile)
     return out
-
-
-def _duplicate_flags(
-    matches: list[repo.ResumeMatch], signature: bytes, threshold: float
-) -> list[Flag]:
-    """Flag a resume that other freelancers (other external ids) submitted too."""
-    close = []
-    for m in matches:
-        score = 1.0 if m.exact else (similarity(signature, m.minhash) if m.minhash else 0.0)
-        if score >= threshold:
-            close.append((score, m))
-    if not close:
-        return []
-    close.sort(key=lambda pair: -pair[0])
-    others = sorted({m.external_id for _, m in close})
-    exact = any(m.exact for _, m in close)
-    return [
-        Flag(
-            code=NEAR_DUPLICATE_CODE,
-            severity=Severity.high if exact else Severity.medium,
-            message=(
-                f"The resume text is {'identical' if exact else 'nearly identical'} to "
-                f"the resume of {len(others)} other freelancer(s)."
-            ),
-            evidence={
-                "external_ids": others[:10],
-                "submissions": [str(m.submission_id) for _, m in close[:10]],
-                "similarity": round(close[0][0], 3),
-            },
-        )
-    ]
 
 
 @shared_task(

@@ -20,18 +20,20 @@ from typing import Any
 import numpy as np
 import torch
 
-from trustq import metrics, verdict
+from trustq import metrics
 from trustq.config import Settings, get_settings
 from trustq.db import repo
 from trustq.db.session import session_scope
 from trustq.models.artifact import ArtifactError, deserialise
 from trustq.models.breakdown import breakdown as score_breakdown
 from trustq.models.encoder import Encoder, TokenSums
-from trustq.models.heuristics import Flag, evaluate_flags
-from trustq.models.near_duplicates import lsh_bands, minhash_signature
 from trustq.models.reasons import ToExplain, explain_many, sentence_spans
 from trustq.models.scorer import Features, Scorer
-from trustq.rules import RuleSet
+from trustq.rules.checks import evaluate_flags
+from trustq.rules.decision import Decision, decide
+from trustq.rules.duplicates import lsh_bands, minhash_signature
+from trustq.rules.flags import Flag
+from trustq.rules.ruleset import RuleSet
 from trustq.schemas import Profile
 from trustq.services.submissions import sha256_text
 
@@ -163,7 +165,7 @@ class Scored:
     """Everything a verdict row holds that the model and the rules decided."""
 
     p_risk: float
-    decision: verdict.Decision
+    decision: Decision
     reasons: list[dict[str, Any]]
     breakdown: dict[str, Any]
     indicators: dict[str, float]
@@ -359,7 +361,7 @@ class Runtime:
                 flags[i].extend(extra)
             now = report.timed("duplicates", now)
         decisions = [
-            verdict.decide(
+            decide(
                 p_risk=float(probs[i]),
                 flags=flags[i],
                 external_id=p.external_id,

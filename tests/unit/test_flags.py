@@ -12,16 +12,9 @@ import numpy as np
 import pytest
 
 from tests.factories import profile, project
-from trustq.models.heuristics import (
-    FLAG_CODES,
-    NEAR_DUPLICATE_CODE,
-    Flag,
-    Severity,
-    evaluate_flags,
-    flag_features,
-    flags_to_features,
-)
 from trustq.models.indicators import compute_indicators
+from trustq.rules.checks import evaluate_flags, flag_features
+from trustq.rules.flags import FLAG_CODES, NEAR_DUPLICATE_CODE, Flag, Severity, flags_to_features
 from trustq.schemas import Profile
 
 AS_OF = dt.date(2025, 6, 1)

@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 from trustq.config import Settings
-from trustq.models.heuristics import Flag
-from trustq.rules import RuleSet, apply_rules
-
-
-class RiskLevel(StrEnum):
-    LOW = "LOW"
-    MEDIUM = "MEDIUM"
-    HIGH = "HIGH"
-
+from trustq.rules.flags import Flag, RiskLevel
+from trustq.rules.ruleset import RuleSet, apply_rules
 
 RECOMMENDATION = {
     RiskLevel.LOW: "trustworthy",

@@ -14,9 +14,14 @@ import functools
 import hashlib
 import re
 import unicodedata
+import uuid
+from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 from datasketch import MinHash
+
+from trustq.rules.flags import NEAR_DUPLICATE_CODE, Flag, Severity
 
 # Fixed so that signatures stored today compare with signatures made next year; the
 # scheme is named because datasketch's default changed in 2.0 and carries no marker.
@@ -115,3 +120,43 @@ def similarity(sig_a: bytes, sig_b: bytes) -> float:
     if len(a) != len(b):
         raise ValueError(f"signatures differ in length: {len(a)} vs {len(b)} values")
     return float(np.count_nonzero(a == b)) / len(a)
+
+
+class ResumeMatch(Protocol):
+    """Another freelancer's stored resume that may be a copy (as the database finds them)."""
+
+    submission_id: uuid.UUID
+    external_id: str
+    minhash: bytes | None
+    exact: bool
+
+
+def duplicate_flags(
+    matches: Sequence[ResumeMatch], signature: bytes, threshold: float
+) -> list[Flag]:
+    """Flag a resume that other freelancers (other external ids) submitted too."""
+    close = []
+    for m in matches:
+        score = 1.0 if m.exact else (similarity(signature, m.minhash) if m.minhash else 0.0)
+        if score >= threshold:
+            close.append((score, m))
+    if not close:
+        return []
+    close.sort(key=lambda pair: -pair[0])
+    others = sorted({m.external_id for _, m in close})
+    exact = any(m.exact for _, m in close)
+    return [
+        Flag(
+            code=NEAR_DUPLICATE_CODE,
+            severity=Severity.high if exact else Severity.medium,
+            message=(
+                f"The resume text is {'identical' if exact else 'nearly identical'} to "
+                f"the resume of {len(others)} other freelancer(s)."
+            ),
+            evidence={
+                "external_ids": others[:10],
+                "submissions": [str(m.submission_id) for _, m in close[:10]],
+                "similarity": round(close[0][0], 3),
+            },
+        )
+    ]

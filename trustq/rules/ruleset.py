@@ -26,10 +26,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from trustq.models.heuristics import FLAG_CODES, Flag, Severity
+from trustq.rules.flags import FLAG_CODES, Flag, RiskLevel, Severity
 
-RISK_LEVELS: tuple[str, ...] = ("LOW", "MEDIUM", "HIGH")
-_RISK_RANK = {level: i for i, level in enumerate(RISK_LEVELS)}
+RISK_LEVELS: tuple[str, ...] = tuple(level.value for level in RiskLevel)
+_RISK_RANK = {level.value: level.rank for level in RiskLevel}
 _TOP_KEYS = ("allow_external_ids", "block_external_ids", "rules")
 _RULE_KEYS = ("name", "when", "then")
 _WHEN_KEYS = ("flag", "min_severity", "p_risk_above")

@@ -1,0 +1,46 @@
+"""All rule flags of a profile. Every check works on the submitted data only: pure, no I/O."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+
+from trustq.models.indicators import compute_indicators
+from trustq.rules.flags import Flag, flags_to_features
+from trustq.rules.history import experience_flags, history_flags
+from trustq.rules.links import link_flags
+from trustq.rules.text import (
+    ResumeText,
+    guarantee_flags,
+    off_platform_flags,
+    resume_years_flags,
+    stuffing_flags,
+)
+from trustq.schemas import Profile
+
+
+def evaluate_flags(
+    profile: Profile, as_of: dt.date, indicators: dict[str, float] | None = None
+) -> list[Flag]:
+    """All rule flags for ``profile``, judged as of ``as_of``. Pure: no I/O of any kind.
+
+    ``indicators``: the profile's ``compute_indicators(profile, as_of)``, when the caller
+    has them already."""
+    projects = profile.projects_in_time_order()
+    raw = indicators if indicators is not None else compute_indicators(profile, as_of)
+    text = ResumeText(profile.text)
+    flags: list[Flag] = []
+    flags.extend(experience_flags(profile, raw, len(projects)))
+    flags.extend(history_flags(profile, projects, raw, as_of))
+    flags.extend(resume_years_flags(text, profile, raw["total_years"]))
+    flags.extend(link_flags(profile, projects))
+    flags.extend(off_platform_flags(text))
+    flags.extend(guarantee_flags(text))
+    flags.extend(stuffing_flags(text))
+    return flags
+
+
+def flag_features(profile: Profile, as_of: dt.date) -> np.ndarray:
+    """The flags of ``profile`` as a fixed-length vector (see :func:`flags_to_features`)."""
+    return flags_to_features(evaluate_flags(profile, as_of))

@@ -1,0 +1,512 @@
+"""Checks on the resume text: off-platform requests, guarantees, keyword stuffing, years."""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+from trustq.rules.common import EVIDENCE_LIST_MAX, SNIPPET_CHARS, by_threshold, rounded
+from trustq.rules.flags import Flag, Severity
+from trustq.schemas import Profile
+
+RESUME_YEARS = ((3.0, 1.5), (8.0, 2.0))  # medium, high
+# A history shorter than a year is counted as one year.
+MIN_HISTORY_YEARS = 1.0
+STUFFING_LIST_ITEMS = (15, 25)  # medium, high
+STUFFING_LIST_SHARE_HIGH = 0.3
+STUFFING_REPEAT_MIN_COUNT = 8
+STUFFING_REPEAT_RATIO = (0.08, 0.15)  # medium, high
+STUFFING_WINDOW_WORDS = 200
+# Negation and clause scope never look further back than this; it also bounds the work
+# per match on text without punctuation.
+_LOOKBACK_CHARS = 300
+
+# --- Text ------------------------------------------------------------------------------
+
+_SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*\s+|\n+")
+_HARD_BREAK = re.compile(
+    r"[;:()\[\]]|\s[-–—]\s|—|\b(?:but|however|though|although|whereas|while)\b"
+)
+# Sentence-level negation. "don't hesitate to ..." is an invitation, not a negation.
+_NEGATOR = re.compile(
+    r"\b(?:never|not|no|nor|neither|none|nobody|nothing|cannot|\w+n't|avoid\w*|refus\w*|"
+    r"declin\w*|forbid\w*|prohibit\w*|against|wary|beware|careful|warn\w*|scam\w*)\b"
+    r"(?!\s+hesitate)"
+)
+# Contrast that only reaches the phrase right after it: "here rather than on Telegram".
+_CONTRAST = re.compile(
+    r"\brather\s+than\b|\binstead\s+of\b|\bthan\b(?!\s+\$?\d)|"
+    r"\bprefer\w*\s+(?!to\b)[^,]*?\bto\s+(?=(?:the|a|an|my|your|payments?|\w+ing)\b)"
+)
+# "Payments outside the platform are against the rules": the denial follows the phrase.
+_DENIED_AFTER = re.compile(
+    r"\b(?:is|are)\s+(?:not\s+allowed|against|forbidden|prohibited|banned|a\s+scam|"
+    r"risky|unsafe)\b|"
+    r"\bviolat\w*|\bbreak\w*\s+the\s+(?:rules|terms)"
+)
+# After a comma, these start a new statement, so an earlier "never" stops applying.
+_CLAUSE_RESTART = re.compile(
+    r",\s*(?:i|we|you|let's|let|please|just|only|so|then|instead|pay|message|contact|text|"
+    r"ping|write|send|reach|call|email|add|dm|feel|happy|glad|willing)\b"
+)
+
+
+class ResumeText:
+    """Resume text with the positions needed to judge a match inside its sentence."""
+
+    def __init__(self, text: str) -> None:
+        self.raw = text
+        # Same length as the original, so match offsets stay valid for both; the few
+        # characters whose lower case is longer ("İ") are kept as they are.
+        low = text.lower()
+        if len(low) != len(text):
+            low = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+        self.low = low.replace("’", "'").replace("‘", "'")
+        self.starts = [0] + [m.end() for m in _SENTENCE_END.finditer(self.low)]
+
+    def sentence(self, pos: int) -> tuple[int, int]:
+        i = bisect.bisect_right(self.starts, pos) - 1
+        start = self.starts[i]
+        end = self.starts[i + 1] if i + 1 < len(self.starts) else len(self.low)
+        return max(start, pos - _LOOKBACK_CHARS), min(end, pos + _LOOKBACK_CHARS)
+
+    def snippet(self, pos: int) -> str:
+        s0, s1 = self.sentence(pos)
+        return self.raw[s0:s1].strip()[:SNIPPET_CHARS]
+
+    def negated(self, pos: int, end: int | None = None) -> bool:
+        """Whether the phrase at ``pos:end`` is denied or contrasted away in its sentence."""
+        s0, s1 = self.sentence(pos)
+        if end is not None:
+            post = self.low[end:s1]
+            stop = _HARD_BREAK.search(post)
+            if _DENIED_AFTER.search(post, 0, stop.start() if stop else len(post)):
+                return True
+        pre = self.low[s0:pos]
+        last_break = _last(_HARD_BREAK, pre)
+        if last_break is not None:
+            pre = pre[last_break.end() :]
+        contrast = _last(_CONTRAST, pre)
+        if contrast is not None and "," not in pre[contrast.end() :]:
+            return True
+        negator = _last(_NEGATOR, pre)
+        return negator is not None and not _CLAUSE_RESTART.search(pre, negator.end())
+
+
+def _last(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
+    found = None
+    for found in pattern.finditer(text):  # noqa: B007 - only the last match is wanted
+        pass
+    return found
+
+
+_APP = (
+    r"(?:telegram|whats\s?app|skype|signal|discord|wechat|viber|imessage|sms|"
+    r"(?:my\s+)?(?:personal\s+|private\s+)?(?:e-?mail|gmail|phone(?:\s+number)?|cell))"
+)
+_CONTACT_PATTERNS = (
+    # "message me on Telegram", "reach us via WhatsApp", "hit me up on Skype"
+    re.compile(
+        r"\b(?:message|msg|text|ping|dm|contact|reach|call|add|find|hit|write(?:\s+to)?|"
+        r"e-?mail)\s+(?:me|us)\b[^.!?;\n]{0,40}?"
+        rf"(?P<ch>\b(?:on|via|over|through|at|in|using|by)\s+{_APP})\b"
+    ),
+    # "let's move to WhatsApp", "continue on Telegram"; needs someone addressed (below).
+    re.compile(
+        r"\b(?:talk|continue|move|switch|connect|communicate|speak|discuss|stay|"
+        r"(?:(?<=let's )|(?<=to )|(?<=can )|(?<=we )|(?<=i )|(?<=and )|(?<=please ))chat)\b"
+        rf"[^.!?;\n]{{0,40}}?(?P<ch>\b(?:on|via|over|to|through|in|onto)\s+{_APP})\b"
+    ),
+    # "I send drafts over Telegram"
+    re.compile(
+        r"\b(?:share|send|sending|sharing)\s+(?:me\s+|you\s+)?(?:the\s+|your\s+|my\s+|all\s+)?"
+        r"(?:files?|drafts?|invoices?|details|messages|updates|documents|docs|requirements|"
+        r"briefs?|designs?|code|work)\b[^.!?;\n]{0,40}?"
+        rf"(?P<ch>\b(?:on|via|over|through|to|in|by)\s+{_APP})\b"
+    ),
+    # "WhatsApp: +44 7700 900123", "my Telegram is @ana"
+    re.compile(
+        r"(?P<ch>\b(?:telegram|whats\s?app|skype|signal|discord|wechat|viber)\b"
+        r"(?:\s+(?:id|handle|number|is))?\s*[:\-]?\s*(?:@\w{2,}(?:\.\w+)*|\+?\d[\d\s().-]{6,}\d))"
+    ),
+)
+# The conversational patterns above fire only when someone is being addressed, so
+# "a support chat in Telegram" in a project description does not count.
+_ADDRESSEE = re.compile(r"\b(?:me|us|let's|let\s+us|we|you|your|clients?\s+who)\b")
+
+_PAY_CHANNEL = (
+    r"(?:paypal|crypto(?:currency)?|bitcoin|btc|usdt|ethereum|western\s+union|moneygram|"
+    r"payoneer|venmo|zelle|cash\s?app|gift\s+cards?|wise|"
+    r"(?:direct\s+)?(?:bank|wire)\s+transfer|direct\s+(?:payment|deposit)|bank\s+account|"
+    r"wallet)"
+)
+_PAYMENT_PATTERNS = (
+    # "outside the platform", "avoid the platform fee", "off-platform"
+    re.compile(
+        r"(?P<ch>\b(?:outside|off|around|bypass(?:ing)?|circumvent(?:ing)?|avoid(?:ing)?|"
+        r"skip(?:ping)?|save|saving|without)\s+(?:of\s+)?(?:the\s+|this\s+)?"
+        r"(?:platform|site|marketplace|website|upwork|fiverr)(?:'s)?"
+        r"(?:\s+(?:fees?|commission|cut))?\b|\boff-platform\b)"
+    ),
+    # "payment via wire transfer", "to my PayPal", "paid in crypto"
+    re.compile(
+        r"(?P<ch>\b(?:via|by|through|over|to|with|using|in|into)\s+(?:my\s+)?(?:own\s+)?"
+        rf"(?:personal\s+|private\s+)?(?:a\s+)?{_PAY_CHANNEL})\b"
+    ),
+    re.compile(r"(?P<ch>\bpay\s+me\s+directly\b|\bpaid\s+directly\b)"),
+)
+# Off-platform phrasing counts when the sentence is about paying or talking.
+_PAY_OR_CONTACT_CUE = re.compile(
+    r"\b(?:pay|paid|paying|payments?|invoic\w*|bill\w*|fees?|money|transfer\w*|deposit\w*|"
+    r"discount|rates?|contact|message\w*|talk|chat|e-?mail|call|text|deal|hire|contracts?|"
+    r"communicat\w*|reach|meet|escrow)\b"
+)
+# A payment channel is a request only when the writer is the one being paid; a
+# developer's "built a checkout with PayPal" is not.
+_RECEIVING_FRAME = re.compile(
+    r"\b(?:i|we)\s+(?:only\s+|also\s+|can\s+|will\s+|'d\s+|would\s+)?"
+    r"(?:accept|take|prefer|receive|require|ask\s+for|charge|invoice|suggest|propose)\b|"
+    r"\bpay\s+me\b|\bpaid\b|\bto\s+my\b|\bmy\s+(?:paypal|wallet|bank)|"
+    r"\b(?:happy|glad|willing|ok|okay|fine|open)\s+to\s+(?:take|accept|receive|get\s+paid)\b|"
+    r"\bfor\s+a\s+(?:\d+\s?%\s+)?discount\b|\blower\s+rate\b|\bclients?\s+(?:can|may|should)\s+pay"
+)
+
+_GUARANTEE_PATTERNS = (
+    re.compile(r"\b100\s?%\s+(?:\w+\s+)?guarantee[ds]?\b"),
+    re.compile(r"\bguarantee[ds]?\s*,?\s+100\s?%"),
+    re.compile(r"\b(?:money[- ]back|full[- ]refund|refund)\s+guarantee[ds]?\b"),
+    re.compile(r"\b(?:or\s+)?your\s+money\s+back\b"),
+    re.compile(
+        r"\bguarantee[ds]?\s+(?:you\s+)?(?:[\w'-]+\s+){0,2}?(?:results?|success|satisfaction|"
+        r"rankings?|sales|traffic|revenue|roi|profits?|income|leads|followers|approval|"
+        r"five[- ]star|5[- ]star|first[- ]page|page\s+one|top\s+(?:rankings?|positions?|spots?)|"
+        r"#1|number\s+one|bug[- ]free|error[- ]free|delivery|\d+x)"
+    ),
+    re.compile(
+        r"\b(?:results?|success|satisfaction)\s+(?:is\s+|are\s+)?(?:always\s+)?(?:100\s?%\s+)?"
+        r"guaranteed\b"
+    ),
+    re.compile(r"\bassured\s+(?:first[- ]page|results?|success|rankings?|bug[- ]free|delivery)"),
+    re.compile(r"\b100\s?%\s+satisfied\b[^.!?;\n]{0,20}?\b(?:guaranteed|i\s+promise)\b"),
+    re.compile(r"\b(?:risk|worry)[- ]free\b|\bzero[- ]risk\b"),
+)
+
+
+# Literal words that every match of a pattern group contains. Finding them with
+# str.find and running the full patterns only on the sentences around them keeps a
+# long resume cheap: Python's regex engine has no fast path for leading alternations.
+_CONTACT_ANCHORS = (
+    "telegram",
+    "whats",
+    "skype",
+    "signal",
+    "discord",
+    "wechat",
+    "viber",
+    "imessage",
+    "sms",
+    "mail",
+    "phone",
+    "cell",
+)
+_PAYMENT_ANCHORS = (
+    "platform",
+    "site",
+    "marketplace",
+    "upwork",
+    "fiverr",
+    "paypal",
+    "crypto",
+    "bitcoin",
+    "btc",
+    "usdt",
+    "ethereum",
+    "union",
+    "moneygram",
+    "payoneer",
+    "venmo",
+    "zelle",
+    "cash",
+    "gift card",
+    "wise",
+    "transfer",
+    "direct",
+    "account",
+    "wallet",
+)
+_GUARANTEE_ANCHORS = ("guarant", "money back", "risk", "worry", "assured", "100")
+# A resume of nothing but trigger phrases should not cost more than a normal one.
+_MAX_MATCHES = 200
+
+
+def _find_phrases(
+    text: ResumeText, patterns: tuple[re.Pattern[str], ...], anchors: tuple[str, ...]
+) -> Iterator[tuple[int, re.Match[str]]]:
+    low = text.low
+    windows: list[tuple[int, int]] = []
+    for anchor in anchors:
+        at = low.find(anchor)
+        while at != -1:
+            windows.append(text.sentence(at))
+            at = low.find(anchor, windows[-1][1])
+    if not windows:
+        return
+    windows.sort()
+    merged = [windows[0]]
+    for w0, w1 in windows[1:]:
+        m0, m1 = merged[-1]
+        if w0 <= m1:
+            merged[-1] = (m0, max(m1, w1))
+        else:
+            merged.append((w0, w1))
+    found = 0
+    for index, pattern in enumerate(patterns):
+        for w0, w1 in merged:
+            for match in pattern.finditer(low, w0, w1):
+                yield index, match
+                found += 1
+                if found >= _MAX_MATCHES:
+                    return
+
+
+def off_platform_flags(text: ResumeText) -> Iterator[Flag]:
+    hits: dict[int, dict[str, Any]] = {}  # by sentence start, so one sentence counts once
+
+    def record(kind: str, match: re.Match[str]) -> None:
+        pos = match.start("ch")
+        s0, _ = text.sentence(pos)
+        hit = hits.setdefault(
+            s0, {"sentence": text.snippet(pos), "phrases": [], "kind": kind, "pos": pos}
+        )
+        phrase = text.raw[match.start("ch") : match.end("ch")]
+        if phrase not in hit["phrases"]:
+            hit["phrases"].append(phrase)
+        if kind == "payment":
+            hit["kind"] = "payment"
+
+    for index, match in _find_phrases(text, _CONTACT_PATTERNS, _CONTACT_ANCHORS):
+        pos = match.start("ch")
+        s0, s1 = text.sentence(pos)
+        if index == 1 and not _ADDRESSEE.search(text.low, s0, s1):
+            continue
+        if not text.negated(pos, match.end("ch")):
+            record("contact", match)
+    for index, match in _find_phrases(text, _PAYMENT_PATTERNS, _PAYMENT_ANCHORS):
+        pos = match.start("ch")
+        s0, s1 = text.sentence(pos)
+        if index == 0 and not _PAY_OR_CONTACT_CUE.search(text.low, s0, s1):
+            continue
+        if index == 1 and not _RECEIVING_FRAME.search(text.low, s0, s1):
+            continue
+        if not text.negated(pos, match.end("ch")):
+            record("payment", match)
+
+    if not hits:
+        return
+    found = sorted(hits.values(), key=lambda h: h["pos"])
+    payment = any(h["kind"] == "payment" for h in found)
+    severity = Severity.high if payment or len(found) >= 2 else Severity.medium
+    what = "payment" if payment else "contact"
+    yield Flag(
+        "off_platform_request",
+        severity,
+        f'The resume asks to move {what} off the platform: "{found[0]["sentence"]}"',
+        {
+            "count": len(found),
+            "matches": [
+                {"kind": h["kind"], "phrases": h["phrases"], "sentence": h["sentence"]}
+                for h in found[:EVIDENCE_LIST_MAX]
+            ],
+        },
+    )
+
+
+def guarantee_flags(text: ResumeText) -> Iterator[Flag]:
+    hits: dict[int, dict[str, Any]] = {}
+    for _, match in _find_phrases(text, _GUARANTEE_PATTERNS, _GUARANTEE_ANCHORS):
+        pos = match.start()
+        if text.negated(pos, match.end()):
+            continue
+        s0, _ = text.sentence(pos)
+        hit = hits.setdefault(s0, {"sentence": text.snippet(pos), "phrases": [], "pos": pos})
+        phrase = text.raw[match.start() : match.end()]
+        if phrase not in hit["phrases"]:
+            hit["phrases"].append(phrase)
+    if not hits:
+        return
+    found = sorted(hits.values(), key=lambda h: h["pos"])
+    yield Flag(
+        "guarantee_language",
+        Severity.medium if len(found) >= 2 else Severity.low,
+        f'The resume promises guaranteed outcomes: "{found[0]["phrases"][0]}".',
+        {
+            "count": len(found),
+            "matches": [
+                {"phrases": h["phrases"], "sentence": h["sentence"]}
+                for h in found[:EVIDENCE_LIST_MAX]
+            ],
+        },
+    )
+
+
+_SEPARATOR_MARK = re.compile(r"[,|•·:;]|\s[-–—/]\s")
+_HAS_LETTER = re.compile(r"[^\W\d_]")
+_LIST_SEPARATOR = re.compile(r"\s*[,|•·:;]\s*|\s+[-–—/]\s+")
+_WORD = re.compile(r"[a-z][a-z0-9+#]*(?:[.'-][a-z0-9+#]+)*")
+_STOPWORDS = frozenset(
+    """a an the and or but if of to in on at by for with from as into over under about than
+    then so that this these those it its i me my we our us you your he she they them their is
+    am are was were be been being have has had do does did not no never can could will would
+    shall should may might must just also very more most less all any each every some such
+    only own same other both few many much per via who whom which what when where why how
+    there here up out off again further once while during before after above below
+    between""".split()
+)
+
+
+def stuffing_flags(text: ResumeText) -> Iterator[Flag]:
+    words = _WORD.findall(text.low)
+    if not words:
+        return
+    total_words = len(words)
+
+    best: tuple[int, int, int, int] | None = None  # items, words, start, end
+    low = text.low
+    separators = [m.start() for m in _SEPARATOR_MARK.finditer(low)]
+    bounds = [*text.starts, len(low)]
+    for seg_start, seg_end in zip(bounds, bounds[1:], strict=False):
+        n_separators = bisect.bisect_left(separators, seg_end) - bisect.bisect_left(
+            separators, seg_start
+        )
+        if n_separators < STUFFING_LIST_ITEMS[0] - 1:
+            continue  # cannot hold a run long enough; skips ordinary sentences cheaply
+        segment = low[seg_start:seg_end]
+        run_items = run_words = 0
+        run_start = 0
+        offset = 0
+        for piece in _LIST_SEPARATOR.split(segment):
+            n_words = len(piece.split())
+            short = 1 <= n_words <= 3 and len(piece) <= 40 and _HAS_LETTER.search(piece)
+            item_start = segment.find(piece, offset) if piece else offset
+            offset = item_start + len(piece)
+            if short:
+                if run_items == 0:
+                    run_start = item_start
+                run_items += 1
+                run_words += n_words
+                if best is None or run_items > best[0]:
+                    best = (run_items, run_words, seg_start + run_start, seg_start + offset)
+            else:
+                run_items = run_words = 0
+    if best is not None and best[0] >= STUFFING_LIST_ITEMS[0]:
+        items, run_words, start, end = best
+        share = run_words / total_words
+        high = items >= STUFFING_LIST_ITEMS[1] or share >= STUFFING_LIST_SHARE_HIGH
+        yield Flag(
+            "keyword_stuffing",
+            Severity.high if high else Severity.medium,
+            f"The resume holds a run of {items} listed terms ({share:.0%} of its words).",
+            {
+                "kind": "list",
+                "items": items,
+                "share_of_words": rounded(share),
+                "thresholds": list(STUFFING_LIST_ITEMS),
+                "phrase": text.raw[start:end].strip(" \t\n.!?;:")[:SNIPPET_CHARS],
+            },
+        )
+
+    # Windows of two consecutive blocks, each block counted once: a stuffed paragraph
+    # stands out even inside a long resume, at linear cost.
+    step = STUFFING_WINDOW_WORDS // 2
+    content = [w if w not in _STOPWORDS and len(w) > 1 else "" for w in words]
+    blocks = []
+    for b in range(0, len(content), step):
+        counts = Counter(content[b : b + step])
+        counts.pop("", None)
+        best_count = max(counts.values(), default=0)
+        blocks.append((min(step, len(content) - b), counts, best_count))
+    pairs = list(zip(blocks, blocks[1:], strict=False)) or [(blocks[0], (0, Counter(), 0))]
+    top: tuple[float, str, int, int] | None = None  # ratio, term, count, window
+    for (n_a, counts_a, best_a), (n_b, counts_b, best_b) in pairs:
+        n = n_a + n_b
+        bound = best_a + best_b  # no term can do better than both blocks' best together
+        if bound < STUFFING_REPEAT_MIN_COUNT or bound / n < STUFFING_REPEAT_RATIO[0]:
+            continue
+        if top is not None and bound / n <= top[0]:
+            continue
+        for term in counts_a.keys() | counts_b.keys():
+            count = counts_a.get(term, 0) + counts_b.get(term, 0)
+            ratio = count / n
+            if count >= STUFFING_REPEAT_MIN_COUNT and (top is None or ratio > top[0]):
+                top = (ratio, term, count, n)
+    if top is None:
+        return
+    ratio, term, count, window_words = top
+    severity = by_threshold(ratio, STUFFING_REPEAT_RATIO)
+    if severity is None:
+        return
+    at = re.search(rf"(?<![a-z0-9]){re.escape(term)}(?![a-z0-9])", text.low)
+    yield Flag(
+        "keyword_stuffing",
+        severity,
+        f"The term {term!r} makes up {ratio:.0%} of a {window_words}-word stretch ({count} times).",
+        {
+            "kind": "repetition",
+            "term": term,
+            "count": count,
+            "window_words": window_words,
+            "ratio": rounded(ratio),
+            "thresholds": list(STUFFING_REPEAT_RATIO),
+            "phrase": text.snippet(at.start()) if at else term,
+        },
+    )
+
+
+_TEXT_YEARS = (
+    re.compile(
+        r"\b(?P<n>\d{1,2})\s*\+?\s*(?:years?|yrs?)\b(?:\s+of)?(?:\s+[a-z-]+){0,2}?\s+"
+        r"(?:experience|in\s+the\s+(?:field|industry|trade|business)|behind\s+me)\b"
+    ),
+    re.compile(r"\bexperience\s+of\s+(?P<n>\d{1,2})\s*\+?\s*(?:years?|yrs?)\b"),
+)
+_YEARS_ANCHORS = ("year", "yrs", "yr ")
+
+
+def resume_years_flags(text: ResumeText, profile: Profile, history_years: float) -> Iterator[Flag]:
+    best: re.Match[str] | None = None
+    best_years = 0
+    for _, match in _find_phrases(text, _TEXT_YEARS, _YEARS_ANCHORS):
+        years = int(match.group("n"))
+        if years > best_years and not text.negated(match.start(), match.end()):
+            best, best_years = match, years
+    if best is None:
+        return
+    claimed = profile.claimed_years_experience
+    reference = max(claimed or 0.0, history_years)
+    excess = best_years - reference
+    ratio = best_years / max(reference, MIN_HISTORY_YEARS)
+    severity = None
+    for sev, (min_excess, min_ratio) in zip(
+        (Severity.medium, Severity.high), RESUME_YEARS, strict=True
+    ):
+        if excess >= min_excess and ratio >= min_ratio:
+            severity = sev
+    if severity is None:
+        return
+    yield Flag(
+        "resume_years_inflated",
+        severity,
+        f"The resume states {best_years} years of experience, more than the claim "
+        f"({'none' if claimed is None else f'{claimed:g}'}) and the history "
+        f"({history_years:.1f} years) support.",
+        {
+            "stated_years": best_years,
+            "claimed_years": claimed,
+            "history_years": rounded(history_years, 2),
+            "phrase": text.raw[best.start() : best.end()],
+            "sentence": text.snippet(best.start()),
+        },
+    )
