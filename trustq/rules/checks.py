@@ -12,6 +12,7 @@ from trustq.rules.history import experience_flags, history_flags
 from trustq.rules.links import link_flags
 from trustq.rules.text import (
     ResumeText,
+    contact_details_flags,
     guarantee_flags,
     off_platform_flags,
     resume_years_flags,
@@ -31,11 +32,12 @@ def evaluate_flags(
     raw = indicators if indicators is not None else compute_indicators(profile, as_of)
     text = ResumeText(profile.text)
     flags: list[Flag] = []
-    flags.extend(experience_flags(profile, raw, len(projects)))
-    flags.extend(history_flags(profile, projects, raw, as_of))
+    flags.extend(experience_flags(profile))
+    flags.extend(history_flags(profile, projects, as_of))
     flags.extend(resume_years_flags(text, profile, raw["total_years"]))
     flags.extend(link_flags(profile, projects))
     flags.extend(off_platform_flags(text))
+    flags.extend(contact_details_flags(text))
     flags.extend(guarantee_flags(text))
     flags.extend(stuffing_flags(text))
     return flags

@@ -58,19 +58,17 @@ class Flag:
 
 FLAG_CODES: tuple[str, ...] = (
     "experience_mismatch",
-    "unrealistic_projects",
     "overlapping_timelines",
-    "inflated_experience",
     "weak_technical_consistency",
-    "claimed_years_inflated",
+    "perfect_ratings_with_disputes",
     "resume_years_inflated",
     "link_malformed",
     "link_wrong_site",
     "link_identity_mismatch",
     "off_platform_request",
+    "contact_details",
     "guarantee_language",
     "keyword_stuffing",
-    "perfect_ratings_with_disputes",
     "near_duplicate_resume",
 )
 # Raised by the scoring task, which looks other resumes up in the database; listed here

@@ -1,195 +1,95 @@
-"""Checks on the claims and the project history: experience, workload, consistency, ratings."""
+"""Checks on the claims and the project history: experience, workload, consistency, ratings.
+
+Each check compares like with like. A claimed level is a career claim, so it is held
+against the claimed career years, never against the time spent on this platform (most
+people bring a career with them). A project count is not a risk on its own (top
+freelancers have hundreds of small jobs); what cannot be real is many projects running
+at the same time, so the workload check counts simultaneous projects.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 from collections.abc import Iterator
-from typing import Any
 
 from trustq.models.indicators import OVERLAP_GRACE_DAYS, skill_set, technologies
 from trustq.rules.common import EVIDENCE_LIST_MAX, by_threshold, project_ref, rounded
 from trustq.rules.flags import Flag, Severity
 from trustq.schemas import ExperienceLevel, Profile, Project
 
-# (years lo, years hi or None), (projects lo, projects hi): the original design's ranges.
-LEVEL_RANGES: dict[ExperienceLevel, tuple[tuple[float, float | None], tuple[int, int]]] = {
-    ExperienceLevel.entry: ((0.0, 2.0), (1, 6)),
-    ExperienceLevel.mid: ((2.0, 5.0), (4, 15)),
-    ExperienceLevel.senior: ((5.0, 10.0), (10, 30)),
-    ExperienceLevel.expert: ((8.0, None), (20, 50)),
+# The fewest career years each level means (the original design's ranges); there is no
+# upper end: a senior with 25 years is still a senior.
+LEVEL_MIN_YEARS: dict[ExperienceLevel, float] = {
+    ExperienceLevel.entry: 0.0,
+    ExperienceLevel.mid: 2.0,
+    ExperienceLevel.senior: 5.0,
+    ExperienceLevel.expert: 8.0,
 }
-UNREALISTIC_PROJECTS = (40, 60)  # medium, high
-OVERLAP_RATIO = (0.3, 0.5)
-# Two projects, one of them overlapping, is a ratio of 0.5 that says nothing.
-OVERLAP_MIN_PROJECTS = 3
-PROJECTS_PER_YEAR = (8.0, 12.0)
-# A history shorter than a year is counted as one year, so a few short gigs in the
-# first months do not read as dozens of projects a year.
-MIN_HISTORY_YEARS = 1.0
+# Claimed years as a share of the level's minimum: below the first, medium; below the
+# second, high. A mid with 1.5 years is a rounding matter, an expert with 2 years is not.
+LEVEL_SHORTFALL = (0.6, 0.3)
+# Projects running at the same moment: medium, high. A freelancer with a few retainers
+# and some small gigs rarely has more than five at once.
+SIMULTANEOUS_PROJECTS = (8, 12)
 TECH_CONSISTENCY = (0.5, 0.25)  # below: medium, below: high
 TECH_MIN_PROJECTS = 5
-# Claimed years against the span of the history: (excess years, ratio) per severity.
-# Honest profiles often claim a few years from before the platform, so the bar is high.
-CLAIMED_YEARS = ((6.0, 1.5), (8.0, 2.0), (15.0, 3.0))  # low, medium, high
-CLAIMED_MIN_PROJECTS = 3
-RESUME_YEARS = ((3.0, 1.5), (8.0, 2.0))  # medium, high
 PERFECT_RATINGS_MIN_PROJECTS = 5
 
 
-def experience_flags(profile: Profile, raw: dict[str, float], n_projects: int) -> Iterator[Flag]:
-    level = profile.experience_level
-    (y_lo, y_hi), (p_lo, p_hi) = LEVEL_RANGES[level]
+def experience_flags(profile: Profile) -> Iterator[Flag]:
+    """The claimed level against the claimed career years (nothing to compare without them)."""
     claimed = profile.claimed_years_experience
-    years = claimed if claimed is not None else raw["total_years"]
-    years_source = "claimed_years_experience" if claimed is not None else "project history span"
+    if claimed is None:
+        return
+    level = profile.experience_level
+    floor = LEVEL_MIN_YEARS[level]
+    if floor == 0 or claimed >= floor * LEVEL_SHORTFALL[0]:
+        return
+    severity = Severity.high if claimed < floor * LEVEL_SHORTFALL[1] else Severity.medium
     name = level.value.capitalize()
-    range_text = f"{y_lo:g}-{y_hi:g}" if y_hi is not None else f"at least {y_lo:g}"
-
-    if years < y_lo or (y_hi is not None and years > y_hi):
-        below = years < y_lo
-        severity = _shortfall_severity(years, y_lo) if below else Severity.low
-        yield Flag(
-            "experience_mismatch",
-            severity,
-            f"Claims the {name} level with {years:.1f} years of experience "
-            f"({years_source}); {name} means {range_text} years.",
-            {
-                "dimension": "years",
-                "level": level.value,
-                "value": rounded(years, 2),
-                "source": years_source,
-                "expected_min": y_lo,
-                "expected_max": y_hi,
-                "direction": "below" if below else "above",
-            },
-        )
-
-    # A profile without any history is new, not inconsistent; the count check needs one.
-    if n_projects and (n_projects < p_lo or n_projects > p_hi):
-        below = n_projects < p_lo
-        severity = _shortfall_severity(n_projects, p_lo) if below else Severity.low
-        yield Flag(
-            "experience_mismatch",
-            severity,
-            f"Claims the {name} level with {n_projects} projects; {name} means "
-            f"{p_lo}-{p_hi} projects.",
-            {
-                "dimension": "projects",
-                "level": level.value,
-                "value": n_projects,
-                "expected_min": p_lo,
-                "expected_max": p_hi,
-                "direction": "below" if below else "above",
-            },
-        )
+    yield Flag(
+        "experience_mismatch",
+        severity,
+        f"Claims the {name} level with {claimed:g} years of experience; {name} means at "
+        f"least {floor:g} years.",
+        {
+            "level": level.value,
+            "claimed_years": claimed,
+            "expected_min_years": floor,
+            "shortfall_thresholds": list(LEVEL_SHORTFALL),
+        },
+    )
 
 
-def _shortfall_severity(value: float, lo: float) -> Severity:
-    # Claiming a level above the record is the risky direction; how far below decides.
-    share = value / lo
-    if share >= 0.75:
-        return Severity.low
-    if share >= 0.4:
-        return Severity.medium
-    return Severity.high
-
-
-def history_flags(
-    profile: Profile,
-    projects: list[Project],
-    raw: dict[str, float],
-    as_of: dt.date,
-) -> Iterator[Flag]:
+def history_flags(profile: Profile, projects: list[Project], as_of: dt.date) -> Iterator[Flag]:
+    """Workload, technical consistency and ratings of the project history (in time order)."""
     n = len(projects)
     if n == 0:
         return
+    yield from _workload_flags(projects, as_of)
 
-    severity = by_threshold(n, UNREALISTIC_PROJECTS)
-    if severity:
-        yield Flag(
-            "unrealistic_projects",
-            severity,
-            f"Lists {n} projects; {UNREALISTIC_PROJECTS[0]} or more is rarely a real history.",
-            {"num_projects": n, "thresholds": list(UNREALISTIC_PROJECTS)},
-        )
-
-    ratio = raw["overlap_count"] / n
-    severity = by_threshold(ratio, OVERLAP_RATIO) if n >= OVERLAP_MIN_PROJECTS else None
-    if severity:
-        overlapping = _overlapping_projects(projects, as_of)
-        yield Flag(
-            "overlapping_timelines",
-            severity,
-            f"{int(raw['overlap_count'])} of {n} projects started before earlier work had "
-            f"ended (ratio {ratio:.2f}).",
-            {
-                "overlap_count": int(raw["overlap_count"]),
-                "num_projects": n,
-                "overlap_ratio": rounded(ratio),
-                "thresholds": list(OVERLAP_RATIO),
-                "projects": overlapping[:EVIDENCE_LIST_MAX],
-            },
-        )
-
-    years = raw["total_years"]
-    per_year = n / max(years, MIN_HISTORY_YEARS)
-    severity = by_threshold(per_year, PROJECTS_PER_YEAR)
-    if severity:
-        yield Flag(
-            "inflated_experience",
-            severity,
-            f"{n} projects in {years:.1f} years of history is {per_year:.1f} projects a year.",
-            {
-                "num_projects": n,
-                "history_years": rounded(years, 2),
-                "projects_per_year": rounded(per_year, 2),
-                "thresholds": list(PROJECTS_PER_YEAR),
-            },
-        )
-
-    tc = raw["tech_consistency"]
-    if n >= TECH_MIN_PROJECTS and tc < TECH_CONSISTENCY[0]:
-        severity = Severity.high if tc < TECH_CONSISTENCY[1] else Severity.medium
-        skills = skill_set(profile)
-        off_stack = [
-            {**project_ref(i, p), "technologies": p.technologies[:10]}
-            for i, p in enumerate(projects)
-            if not technologies(p) & skills
-        ]
-        yield Flag(
-            "weak_technical_consistency",
-            severity,
-            f"Only {tc:.0%} of the technologies used in projects are among the listed skills.",
-            {
-                "tech_consistency": rounded(tc),
-                "thresholds": list(TECH_CONSISTENCY),
-                "projects_without_listed_skills": len(off_stack),
-                "projects": off_stack[:EVIDENCE_LIST_MAX],
-            },
-        )
-
-    claimed = profile.claimed_years_experience
-    if claimed is not None and n >= CLAIMED_MIN_PROJECTS:
-        excess = claimed - years
-        ratio = claimed / max(years, MIN_HISTORY_YEARS)
-        severity = None
-        for sev, (min_excess, min_ratio) in zip(
-            (Severity.low, Severity.medium, Severity.high), CLAIMED_YEARS, strict=True
-        ):
-            if excess >= min_excess and ratio >= min_ratio:
-                severity = sev
-        if severity:
+    # Projects that list no technologies (writing, design, support) say nothing here.
+    skills = skill_set(profile)
+    with_tech = [(i, p, technologies(p)) for i, p in enumerate(projects) if p.technologies]
+    if len(with_tech) >= TECH_MIN_PROJECTS:
+        tc = sum(len(techs & skills) / len(techs) for _, _, techs in with_tech) / len(with_tech)
+        if tc < TECH_CONSISTENCY[0]:
+            severity = Severity.high if tc < TECH_CONSISTENCY[1] else Severity.medium
+            off_stack = [
+                {**project_ref(i, p), "technologies": p.technologies[:10]}
+                for i, p, techs in with_tech
+                if not techs & skills
+            ]
             yield Flag(
-                "claimed_years_inflated",
+                "weak_technical_consistency",
                 severity,
-                f"Claims {claimed:g} years of experience, but the {n} listed projects span "
-                f"{years:.1f} years.",
+                f"Only {tc:.0%} of the technologies used in projects are among the listed skills.",
                 {
-                    "claimed_years": claimed,
-                    "history_years": rounded(years, 2),
-                    "excess_years": rounded(excess, 2),
-                    "ratio": rounded(ratio, 2),
-                    "first_project": project_ref(0, projects[0]),
+                    "tech_consistency": rounded(tc),
+                    "thresholds": list(TECH_CONSISTENCY),
+                    "projects_without_listed_skills": len(off_stack),
+                    "projects": off_stack[:EVIDENCE_LIST_MAX],
                 },
             )
 
@@ -212,20 +112,41 @@ def history_flags(
             )
 
 
-def _overlapping_projects(projects: list[Project], as_of: dt.date) -> list[dict[str, Any]]:
-    # The same sweep as compute_indicators, keeping which projects overlapped what.
-    out = []
-    latest_end: dt.date | None = None
-    latest_index = -1
+def _workload_flags(projects: list[Project], as_of: dt.date) -> Iterator[Flag]:
+    peak, at, running = peak_simultaneous(projects, as_of)
+    severity = by_threshold(peak, SIMULTANEOUS_PROJECTS)
+    if severity is None:
+        return
+    yield Flag(
+        "overlapping_timelines",
+        severity,
+        f"{peak} projects were running at the same time on {at.isoformat()}.",
+        {
+            "simultaneous_projects": peak,
+            "date": at.isoformat(),
+            "thresholds": list(SIMULTANEOUS_PROJECTS),
+            "projects": [project_ref(i, projects[i]) for i in running[:EVIDENCE_LIST_MAX]],
+        },
+    )
+
+
+def peak_simultaneous(projects: list[Project], as_of: dt.date) -> tuple[int, dt.date, list[int]]:
+    """The most projects running at one moment, the first day it happened, and which ones
+    (positions in ``projects``, which are in start order).
+
+    A project runs from its start to its end, less the hand-over grace (a project that
+    starts a few days before the previous one ends is a hand-over, not parallel work);
+    ongoing work runs until ``as_of``.
+    """
+    grace = dt.timedelta(days=OVERLAP_GRACE_DAYS)
+    ends: list[tuple[dt.date, int]] = []  # a heap of (last running day + 1, position)
+    peak, peak_day, peak_set = 0, as_of, []
     for i, project in enumerate(projects):
-        end = project.end(as_of)
-        if latest_end is not None and (latest_end - project.start_date).days > OVERLAP_GRACE_DAYS:
-            out.append(
-                {
-                    **project_ref(i, project),
-                    "overlaps": project_ref(latest_index, projects[latest_index]),
-                }
-            )
-        if latest_end is None or end > latest_end:
-            latest_end, latest_index = end, i
-    return out
+        start = project.start_date
+        stop = max(start + dt.timedelta(days=1), project.end(as_of) - grace)
+        while ends and ends[0][0] <= start:
+            heapq.heappop(ends)
+        heapq.heappush(ends, (stop, i))
+        if len(ends) > peak:
+            peak, peak_day, peak_set = len(ends), start, sorted(j for _, j in ends)
+    return peak, peak_day, peak_set

@@ -32,8 +32,12 @@ _HARD_BREAK = re.compile(
 )
 # Sentence-level negation. "don't hesitate to ..." is an invitation, not a negation.
 _NEGATOR = re.compile(
-    r"\b(?:never|not|no|nor|neither|none|nobody|nothing|cannot|\w+n't|avoid\w*|refus\w*|"
-    r"declin\w*|forbid\w*|prohibit\w*|against|wary|beware|careful|warn\w*|scam\w*)\b"
+    r"\b(?:never|not|nor|neither|none|nobody|nothing|cannot|\w+n't|avoid\w*|refus\w*|"
+    r"declin\w*|forbid\w*|prohibit\w*|against|wary|beware|careful|warn\w*|scam\w*|"
+    # Spanish, Portuguese, German, French, Italian
+    r"nunca|jam[aá]s|jamais|não|nao|nem|nie|niemals|nicht|kein\w*|pas|mai|"
+    # "no" is also Portuguese for "in the": "me chama no WhatsApp" denies nothing.
+    r"no(?!\s+(?:zap|whats\w*|wpp|telegram|signal|pix|meu|minha|privado|pv|direct|inbox)))\b"
     r"(?!\s+hesitate)"
 )
 # Contrast that only reaches the phrase right after it: "here rather than on Telegram".
@@ -174,26 +178,91 @@ _RECEIVING_FRAME = re.compile(
     r"\bfor\s+a\s+(?:\d+\s?%\s+)?discount\b|\blower\s+rate\b|\bclients?\s+(?:can|may|should)\s+pay"
 )
 
-_GUARANTEE_PATTERNS = (
-    re.compile(r"\b100\s?%\s+(?:\w+\s+)?guarantee[ds]?\b"),
-    re.compile(r"\bguarantee[ds]?\s*,?\s+100\s?%"),
-    re.compile(r"\b(?:money[- ]back|full[- ]refund|refund)\s+guarantee[ds]?\b"),
-    re.compile(r"\b(?:or\s+)?your\s+money\s+back\b"),
-    re.compile(
-        r"\bguarantee[ds]?\s+(?:you\s+)?(?:[\w'-]+\s+){0,2}?(?:results?|success|satisfaction|"
-        r"rankings?|sales|traffic|revenue|roi|profits?|income|leads|followers|approval|"
-        r"five[- ]star|5[- ]star|first[- ]page|page\s+one|top\s+(?:rankings?|positions?|spots?)|"
-        r"#1|number\s+one|bug[- ]free|error[- ]free|delivery|\d+x)"
-    ),
-    re.compile(
-        r"\b(?:results?|success|satisfaction)\s+(?:is\s+|are\s+)?(?:always\s+)?(?:100\s?%\s+)?"
-        r"guaranteed\b"
-    ),
-    re.compile(r"\bassured\s+(?:first[- ]page|results?|success|rankings?|bug[- ]free|delivery)"),
-    re.compile(r"\b100\s?%\s+satisfied\b[^.!?;\n]{0,20}?\b(?:guaranteed|i\s+promise)\b"),
-    re.compile(r"\b(?:risk|worry)[- ]free\b|\bzero[- ]risk\b"),
+# Outcomes nobody can promise (rankings, reviews, income), not the service promises honest
+# people write ("100% satisfaction guaranteed", "unlimited revisions"): those are common
+# in honest profiles and say nothing about risk.
+_OUTCOME = (
+    r"(?:rankings?|sales|traffic|revenue|roi|profits?|income|earnings|leads|followers|likes|"
+    r"approval|(?:five|5)[- ]?(?:star|\*|★)s?(?:\s+(?:reviews?|ratings?|feedback))?|"
+    r"(?:positive\s+)?(?:reviews?|ratings?|feedback)|first[- ]page|page\s+(?:one|1)|"
+    r"top\s+(?:rankings?|positions?|spots?|3|10)|#\s?1|number\s+one|\d+x|"
+    r"(?:return|returns)\s+on|viral|virality|funding|visas?|loans?|jobs?|interviews?)"
 )
-
+_GUARANTEE_PATTERNS = (
+    re.compile(
+        r"\bguarantee[ds]?\s+(?:you\s+|that\s+you(?:'ll|\s+will)\s+(?:get|see|reach)\s+)?"
+        rf"(?:[\w'-]+\s+){{0,3}}?{_OUTCOME}"
+    ),
+    re.compile(rf"\b{_OUTCOME}\s+(?:is\s+|are\s+)?(?:100\s?%\s+)?guaranteed\b"),
+    re.compile(rf"\b(?:guaranteed|assured)\s+(?:[\w'-]+\s+){{0,2}}?{_OUTCOME}"),
+    re.compile(
+        r"\b(?:or\s+you\s+don'?t\s+pay|or\s+(?:it'?s\s+)?free|or\s+double\s+your\s+money|"
+        r"double\s+your\s+(?:money|income|investment))\b"
+    ),
+)
+# Payment and contact phrasing in Spanish, Portuguese, German, French and Italian, the
+# languages most often met beside English on the marketplaces trustq serves.
+_OUTSIDE_ML = (
+    r"(?:(?:por\s+)?fuera\s+de\s+(?:la\s+|esta\s+)?(?:plataforma|p[aá]gina|web)|"
+    r"fora\s+da\s+(?:plataforma|p[aá]gina)|por\s+fora\b|"
+    r"au[ßs]erhalb\s+(?:der|dieser)\s+(?:plattform|seite|website)|"
+    r"(?:en\s+dehors\s+de\s+la|hors\s+de\s+la|hors)[\s-]+plate-?forme|"
+    r"fuori\s+(?:dalla|della)\s+piattaforma|"
+    r"(?:sin|evitar|ahorrar(?:te)?|sem|evitar|economizar|ohne|sparen|sans|éviter|eviter|senza|"
+    r"evitare)\s+(?:la\s+|a\s+|las\s+|as\s+|die\s+|les\s+|la\s+|le\s+)?"
+    r"(?:comisi[oó]n|comiss[aã]o|taxas?|geb[üu]hr(?:en)?|plattformgeb[üu]hr(?:en)?|provision|"
+    r"frais|commission|commissione))"
+)
+_CHANNEL_ML = (
+    r"(?:paypal|cripto\w*|crypto\w*|krypto\w*|bitcoins?|btc|usdt|pix|bizum|sepa|wise|zelle|"
+    r"western\s+union|transferencia(?:\s+bancaria)?|transfer[êe]ncia(?:\s+banc[aá]ria)?|"
+    r"(?:bank)?[üu]berweisung|virement(?:\s+bancaire)?|bonifico(?:\s+bancario)?|"
+    r"dep[oó]sito(?:\s+bancario)?|cuenta\s+bancaria|conta\s+banc[aá]ria|bankkonto|"
+    r"compte\s+bancaire|conto\s+bancario|efectivo|dinheiro|bargeld|esp[eè]ces|contanti)"
+)
+_RECEIVING_ML = re.compile(
+    r"\b(?:acepto|aceptamos|recibo|cobro|prefiero|p[aá]game|p[aá]gueme|pagarme|aceito|recebo|"
+    r"prefiro|pague-me|me\s+pague|akzeptiere|nehme|bevorzuge|zahlen\s+sie|zahlt|"
+    r"j'accepte|accepte|je\s+pr[ée]f[èe]re|payez|paye-moi|accetto|preferisco|pagami|"
+    r"descuento|rabatt|desconto|r[ée]duction|remise|sconto|directamente|diretamente|direkt|"
+    r"directement|direttamente)\b"
+)
+_CUE_ML = re.compile(
+    r"\b(?:pag\w*|cobr\w*|zahl\w*|bezahl\w*|[üu]berweis\w*|paie\w*|pay\w*|virement|"
+    r"transfer\w*|contact\w*|kontakt\w*|escr[ií]b\w*|schreib\w*|[ée]cri\w*|scriv\w*|"
+    r"fal[ae]\w*|chama\w*|mensaje\w*|mensage\w*|nachricht\w*|message\w*|messaggi\w*|"
+    r"whats\s?app|telegram|comisi[oó]n|comiss[aã]o|geb[üu]hr\w*|frais|commission\w*|"
+    r"descuento|rabatt|desconto|remise|sconto|precio|preis|prix|prezzo|pre[çc]o)"
+)
+_APP_ML = (
+    r"(?:whats\s?app|wpp|zap|telegram|signal|skype|discord|wechat|viber|correo(?:\s+personal)?|"
+    r"e-?mail|gmail|tel[eé]fono|telefone|telefon|t[ée]l[ée]phone|n[uú]mero|nummer|num[ée]ro|"
+    r"handy|celular|m[oó]vil|portable|cellulare)"
+)
+_CONTACT_ML = re.compile(
+    r"\b(?:escr[ií]be(?:me|nos)?|escr[ií]beme|cont[aá]cta(?:me|nos)|cont[aá]ctame|h[aá]blame|"
+    r"ll[aá]ma(?:me)?|mand[ae](?:me)?\s+(?:un\s+)?mensaje|me\s+chama|chama\s+no|fale\s+comigo|"
+    r"me\s+(?:mande|manda|envie)\s+(?:uma\s+)?mensagem|contate-me|me\s+contate|"
+    r"schreib(?:en\s+sie|t)?\s+mir|kontaktier(?:en\s+sie|t)?\s+mich|ruf(?:en\s+sie)?\s+mich|"
+    r"melde(?:n\s+sie\s+sich|\s+dich)|[ée]cri(?:vez|s)-moi|contactez-moi|appelez-moi|"
+    r"scrivimi|scrivetemi|contattami|chiamami)\b[^.!?;\n]{0,40}?"
+    r"(?P<ch>\b(?:por|en|al|a|no|na|pelo|pela|via|per|[üu]ber|auf|unter|sur|par|au|su)\s+"
+    rf"(?:mi\s+|meu\s+|minha\s+|mein\w*\s+|mon\s+|ma\s+|il\s+mio\s+)?{_APP_ML})\b"
+)
+_PAYMENT_ML = (
+    re.compile(rf"(?P<ch>\b{_OUTSIDE_ML})"),
+    re.compile(
+        r"(?P<ch>\b(?:por|via|v[ií]a|pelo|pela|en|em|per|[üu]ber|mit|par|en|con|tramite|in)\s+"
+        rf"(?:mi\s+|meu\s+|minha\s+|mein\w*\s+|mon\s+|ma\s+)?{_CHANNEL_ML})\b"
+    ),
+    re.compile(
+        r"(?P<ch>\bpag(?:o|ar(?:me)?|amento)\s+(?:direct[oa]|diret[oa]|directamente|diretamente)|"
+        r"\bdirekt\s+(?:an\s+mich\s+)?(?:zahlen|bezahlen|[üu]berweisen)|"
+        r"\b(?:paiement|payer|payez-moi)\s+directement|\bpagamento\s+diretto|"
+        r"\b(?:meu|minha\s+chave(?:\s+do)?|chave(?:\s+do)?|passo\s+o|paga\s+no|pagar\s+no|"
+        r"pague\s+no|manda\s+no)\s+pix\b)"
+    ),
+)
 
 # Literal words that every match of a pattern group contains. Finding them with
 # str.find and running the full patterns only on the sentences around them keeps a
@@ -211,6 +280,74 @@ _CONTACT_ANCHORS = (
     "mail",
     "phone",
     "cell",
+)
+_CONTACT_ML_ANCHORS = (
+    "whats",
+    "wpp",
+    "zap",
+    "telegram",
+    "signal",
+    "skype",
+    "discord",
+    "wechat",
+    "viber",
+    "correo",
+    "mail",
+    "tel",
+    "num",
+    "handy",
+    "celular",
+    "móvil",
+    "movil",
+    "portable",
+)
+_PAYMENT_ML_ANCHORS = (
+    "fuera",
+    "fora",
+    "außerhalb",
+    "ausserhalb",
+    "hors",
+    "dehors",
+    "fuori",
+    "comisi",
+    "comiss",
+    "taxa",
+    "gebühr",
+    "gebuhr",
+    "provision",
+    "frais",
+    "commission",
+    "paypal",
+    "cripto",
+    "crypto",
+    "krypto",
+    "bitcoin",
+    "btc",
+    "usdt",
+    "pix",
+    "bizum",
+    "sepa",
+    "wise",
+    "zelle",
+    "union",
+    "transfer",
+    "berweisung",
+    "virement",
+    "bonifico",
+    "depósito",
+    "deposito",
+    "bancari",
+    "bank",
+    "efectivo",
+    "dinheiro",
+    "bargeld",
+    "espèces",
+    "especes",
+    "contanti",
+    "direct",
+    "diret",
+    "direkt",
+    "diretto",
 )
 _PAYMENT_ANCHORS = (
     "platform",
@@ -237,7 +374,7 @@ _PAYMENT_ANCHORS = (
     "account",
     "wallet",
 )
-_GUARANTEE_ANCHORS = ("guarant", "money back", "risk", "worry", "assured", "100")
+_GUARANTEE_ANCHORS = ("guarant", "assured", "don't pay", "dont pay", "free", "double")
 # A resume of nothing but trigger phrases should not cost more than a normal one.
 _MAX_MATCHES = 200
 
@@ -303,6 +440,18 @@ def off_platform_flags(text: ResumeText) -> Iterator[Flag]:
             continue
         if not text.negated(pos, match.end("ch")):
             record("payment", match)
+    for _, match in _find_phrases(text, (_CONTACT_ML,), _CONTACT_ML_ANCHORS):
+        if not text.negated(match.start("ch"), match.end("ch")):
+            record("contact", match)
+    for index, match in _find_phrases(text, _PAYMENT_ML, _PAYMENT_ML_ANCHORS):
+        pos = match.start("ch")
+        s0, s1 = text.sentence(pos)
+        if index == 0 and not _CUE_ML.search(text.low, s0, s1):
+            continue
+        if index == 1 and not _RECEIVING_ML.search(text.low, s0, s1):
+            continue
+        if not text.negated(pos, match.end("ch")):
+            record("payment", match)
 
     if not hits:
         return
@@ -349,6 +498,76 @@ def guarantee_flags(text: ResumeText) -> Iterator[Flag]:
                 for h in found[:EVIDENCE_LIST_MAX]
             ],
         },
+    )
+
+
+_EMAIL = (
+    re.compile(r"[a-z0-9][a-z0-9._%+-]{0,63}@[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63})*\.[a-z]{2,12}\b"),
+    # Spelled out to get past filters: "ana (at) gmail (dot) com", "ana at gmail dot com".
+    re.compile(
+        r"[a-z0-9][a-z0-9._%+-]{0,63}\s*[(\[{]\s*at\s*[)\]}]\s*[a-z0-9-]{1,63}"
+        r"(?:\s*(?:\.|[(\[{]\s*dot\s*[)\]}]|\s+dot\s+)\s*[a-z0-9-]{1,63})+"
+    ),
+    re.compile(r"[a-z0-9][a-z0-9._%+-]{0,63}\s+at\s+[a-z0-9-]{1,63}(?:\s+dot\s+[a-z]{2,12})+\b"),
+)
+# A phone number: an international prefix, or a number right after a word that names it.
+# Years, date ranges and amounts have no "+" and no such word before them.
+_PHONE = re.compile(
+    r"(?:\+\s?\d{1,3}|\b(?:phone|tel|telephone|mobile|cell|whats\s?app|call|text|sms|"
+    r"tel[eé]fono|telefone|telefon|handy|celular|m[oó]vil|portable|cellulare|t[ée]l[ée]phone|"
+    r"t[ée]l|zap)\b\.?\s*(?:no\.?|number|n[uú]mero|nummer)?\s*[:#-]?\s*\+?)"
+    r"[\s(]*\d[\d\s().-]{6,18}\d"
+)
+_EMAIL_ANCHORS = ("@", "at)", "at]", "at}", " dot ")
+_PHONE_ANCHORS = (
+    "+",
+    "phone",
+    "tel",
+    "mobile",
+    "cell",
+    "whats",
+    "call",
+    "text",
+    "sms",
+    "handy",
+    "celular",
+    "móvil",
+    "movil",
+    "portable",
+    "zap",
+)
+# Common placeholder addresses in templates and examples, never a real person's.
+_EXAMPLE_DOMAINS = re.compile(r"@\s*(?:example|email|domain|mail)\s*\.\s*(?:com|org|net)\b")
+
+
+def contact_details_flags(text: ResumeText) -> Iterator[Flag]:
+    """An e-mail address or a phone number written into the resume: clients can reach the
+    freelancer directly, around the platform's messages and payments."""
+    found: list[dict[str, str]] = []
+    for _, match in _find_phrases(text, _EMAIL, _EMAIL_ANCHORS):
+        value = text.raw[match.start() : match.end()]
+        if _EXAMPLE_DOMAINS.search(match.group()):
+            continue
+        found.append({"kind": "email", "value": value, "sentence": text.snippet(match.start())})
+    for _, match in _find_phrases(text, (_PHONE,), _PHONE_ANCHORS):
+        digits = sum(c.isdigit() for c in match.group())
+        if not 8 <= digits <= 15:
+            continue
+        value = text.raw[match.start() : match.end()].strip()
+        found.append({"kind": "phone", "value": value, "sentence": text.snippet(match.start())})
+    if not found:
+        return
+    kinds = {f["kind"] for f in found}
+    what = " and ".join(
+        name
+        for kind, name in (("email", "an e-mail address"), ("phone", "a phone number"))
+        if kind in kinds
+    )
+    yield Flag(
+        "contact_details",
+        Severity.medium,
+        f"The resume gives {what} to reach the freelancer directly: {found[0]['value']!r}.",
+        {"count": len(found), "matches": found[:EVIDENCE_LIST_MAX]},
     )
 
 
@@ -485,7 +704,10 @@ def resume_years_flags(text: ResumeText, profile: Profile, history_years: float)
     if best is None:
         return
     claimed = profile.claimed_years_experience
-    reference = max(claimed or 0.0, history_years)
+    if claimed is None:
+        return  # a career figure in the text has no career claim to disagree with
+    # Time on this platform is part of a career, so it can only raise the reference.
+    reference = max(claimed, history_years)
     excess = best_years - reference
     ratio = best_years / max(reference, MIN_HISTORY_YEARS)
     severity = None
@@ -500,8 +722,7 @@ def resume_years_flags(text: ResumeText, profile: Profile, history_years: float)
         "resume_years_inflated",
         severity,
         f"The resume states {best_years} years of experience, more than the claim "
-        f"({'none' if claimed is None else f'{claimed:g}'}) and the history "
-        f"({history_years:.1f} years) support.",
+        f"({claimed:g}) and the history ({history_years:.1f} years) support.",
         {
             "stated_years": best_years,
             "claimed_years": claimed,
