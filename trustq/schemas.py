@@ -19,6 +19,9 @@ from pydantic import (
 )
 
 MAX_RESUME_CHARS = 100_000
+# Two projects overlap when one starts more than this long before the other ended;
+# shorter overlaps are hand-overs, not parallel work.
+OVERLAP_GRACE_DAYS = 14
 MAX_PROJECTS = 500
 EARLIEST_DATE = dt.date(1970, 1, 1)
 
@@ -102,6 +105,10 @@ class Project(BaseModel):
         end = self.end_date or max(as_of, self.start_date)
         return max((end - self.start_date).days, 0) / 30.4375
 
+    def technology_set(self) -> set[str]:
+        """The project's technologies, trimmed and lower-cased."""
+        return {t.strip().lower() for t in self.technologies}
+
     def end(self, as_of: dt.date) -> dt.date:
         """The project's end date; derived from duration or ``as_of`` when not given."""
         if self.end_date is not None:
@@ -150,6 +157,17 @@ class Profile(BaseModel):
         if self.resume_text is None:
             raise ValueError(f"profile {self.external_id} has no resume text yet")
         return self.resume_text
+
+    def skill_set(self) -> set[str]:
+        """The profile's skills, trimmed and lower-cased."""
+        return {s.strip().lower() for s in self.skills}
+
+    def history_years(self, as_of: dt.date) -> float:
+        """Years from the first project's start to the latest end (0 without projects)."""
+        if not self.projects:
+            return 0.0
+        first = min(p.start_date for p in self.projects)
+        return max((max(p.end(as_of) for p in self.projects) - first).days, 0) / 365.25
 
     def projects_in_time_order(self) -> list[Project]:
         """Projects sorted by start date (then end), the order the sequence model reads."""

@@ -85,10 +85,10 @@ def test_a_profile_the_model_cannot_score_fails_alone(
     poison = profiles[2].external_id
     real = runtime_module.evaluate_flags
 
-    def flags(p: Profile, today: dt.date, indicators=None):
+    def flags(p: Profile, today: dt.date):
         if p.external_id == poison:
             raise ArithmeticError("a profile the flags cannot read")
-        return real(p, today, indicators)
+        return real(p, today)
 
     monkeypatch.setattr(runtime_module, "evaluate_flags", flags)
     results = runtime.score_batch(profiles, TODAY)

@@ -10,14 +10,11 @@ import numpy as np
 
 from trustq.models.indicators import (
     INDICATOR_NAMES,
-    OVERLAP_GRACE_DAYS,
     compute_indicators,
     normalise_indicators,
-    skill_set,
     tech_consistency,
-    technologies,
 )
-from trustq.schemas import Profile, Project
+from trustq.schemas import OVERLAP_GRACE_DAYS, Profile, Project
 
 STEP_FEATURES: tuple[str, ...] = (
     "duration_log",
@@ -62,7 +59,7 @@ def project_steps(profile: Profile, as_of: dt.date) -> np.ndarray:
     if not projects:
         return steps
 
-    skills = skill_set(profile)
+    skills = profile.skill_set()
     # Gaps are measured against every earlier project, not only the kept ones, so the
     # first kept step still knows whether it overlapped older work.
     gaps: list[float] = []
@@ -108,7 +105,7 @@ def _own_row(project: Project, skills: set[str], as_of: dt.date) -> np.ndarray:
     f[_INDEX["disputed"]] = float(project.disputed)
     f[_INDEX["cancelled"]] = float(project.cancelled)
     f[_INDEX["has_link"]] = float(bool(project.link))
-    techs = technologies(project)
+    techs = project.technology_set()
     f[_INDEX["technologies_log"]] = math.log1p(len(techs)) / math.log1p(TECHNOLOGIES_REF)
     # The tech_consistency indicator, per project.
     f[_INDEX["technologies_in_skills"]] = tech_consistency(techs, skills)
@@ -142,7 +139,7 @@ def leave_one_out(
         empty = np.zeros((1, len(STEP_FEATURES)), np.float32)
         return [(empty.copy(), dict.fromkeys(INDICATOR_NAMES, 0.0)) for _ in candidates]
 
-    skills = skill_set(profile)
+    skills = profile.skill_set()
     if steps is not None and n <= MAX_STEPS and steps.shape == (n, len(STEP_FEATURES)):
         own = steps  # its gap and position columns are replaced below, in copies
     else:
@@ -150,7 +147,7 @@ def leave_one_out(
     starts = np.array([p.start_date.toordinal() for p in projects], np.int64)
     ends = np.array([p.end(as_of).toordinal() for p in projects], np.int64)
     months = np.array([p.months(as_of) for p in projects], np.float64)
-    consistency = np.array([tech_consistency(technologies(p), skills) for p in projects])
+    consistency = np.array([tech_consistency(p.technology_set(), skills) for p in projects])
     links = np.array([bool(p.link) for p in projects], np.int64)
 
     # Row v: the positions of the projects variant v keeps, in time order.

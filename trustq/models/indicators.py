@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from trustq.schemas import Profile, Project
+from trustq.schemas import OVERLAP_GRACE_DAYS, Profile
 
 INDICATOR_NAMES: tuple[str, ...] = (
     "num_projects",
@@ -17,10 +17,6 @@ INDICATOR_NAMES: tuple[str, ...] = (
     "tech_consistency",
     "project_link_ratio",
 )
-
-# Two projects count as overlapping when one starts this long before the other ended;
-# shorter overlaps are hand-overs, not parallel work.
-OVERLAP_GRACE_DAYS = 14
 
 
 def compute_indicators(profile: Profile, as_of: dt.date) -> dict[str, float]:
@@ -41,8 +37,8 @@ def compute_indicators(profile: Profile, as_of: dt.date) -> dict[str, float]:
             overlaps += 1
         latest_end = end if latest_end is None else max(latest_end, end)
 
-    skills = skill_set(profile)
-    consistency = [tech_consistency(technologies(p), skills) for p in projects]
+    skills = profile.skill_set()
+    consistency = [tech_consistency(p.technology_set(), skills) for p in projects]
 
     return {
         "num_projects": float(n),
@@ -52,16 +48,6 @@ def compute_indicators(profile: Profile, as_of: dt.date) -> dict[str, float]:
         "tech_consistency": sum(consistency) / n,
         "project_link_ratio": sum(1 for p in projects if p.link) / n,
     }
-
-
-def skill_set(profile: Profile) -> set[str]:
-    """The profile's skills, trimmed and lower-cased."""
-    return {s.strip().lower() for s in profile.skills}
-
-
-def technologies(project: Project) -> set[str]:
-    """A project's technologies, trimmed and lower-cased."""
-    return {t.strip().lower() for t in project.technologies}
 
 
 def tech_consistency(techs: set[str], skills: set[str]) -> float:

@@ -6,7 +6,6 @@ import datetime as dt
 
 import numpy as np
 
-from trustq.models.indicators import compute_indicators
 from trustq.rules.flags import Flag, flags_to_features
 from trustq.rules.history import experience_flags, history_flags
 from trustq.rules.links import link_flags
@@ -21,20 +20,14 @@ from trustq.rules.text import (
 from trustq.schemas import Profile
 
 
-def evaluate_flags(
-    profile: Profile, as_of: dt.date, indicators: dict[str, float] | None = None
-) -> list[Flag]:
-    """All rule flags for ``profile``, judged as of ``as_of``. Pure: no I/O of any kind.
-
-    ``indicators``: the profile's ``compute_indicators(profile, as_of)``, when the caller
-    has them already."""
+def evaluate_flags(profile: Profile, as_of: dt.date) -> list[Flag]:
+    """All rule flags for ``profile``, judged as of ``as_of``. Pure: no I/O of any kind."""
     projects = profile.projects_in_time_order()
-    raw = indicators if indicators is not None else compute_indicators(profile, as_of)
     text = ResumeText(profile.text)
     flags: list[Flag] = []
     flags.extend(experience_flags(profile))
     flags.extend(history_flags(profile, projects, as_of))
-    flags.extend(resume_years_flags(text, profile, raw["total_years"]))
+    flags.extend(resume_years_flags(text, profile, profile.history_years(as_of)))
     flags.extend(link_flags(profile, projects))
     flags.extend(off_platform_flags(text))
     flags.extend(contact_details_flags(text))

@@ -13,10 +13,9 @@ import datetime as dt
 import heapq
 from collections.abc import Iterator
 
-from trustq.models.indicators import OVERLAP_GRACE_DAYS, skill_set, technologies
 from trustq.rules.common import EVIDENCE_LIST_MAX, by_threshold, project_ref, rounded
 from trustq.rules.flags import Flag, Severity
-from trustq.schemas import ExperienceLevel, Profile, Project
+from trustq.schemas import OVERLAP_GRACE_DAYS, ExperienceLevel, Profile, Project
 
 # The fewest career years each level means (the original design's ranges); there is no
 # upper end: a senior with 25 years is still a senior.
@@ -70,8 +69,8 @@ def history_flags(profile: Profile, projects: list[Project], as_of: dt.date) -> 
     yield from _workload_flags(projects, as_of)
 
     # Projects that list no technologies (writing, design, support) say nothing here.
-    skills = skill_set(profile)
-    with_tech = [(i, p, technologies(p)) for i, p in enumerate(projects) if p.technologies]
+    skills = profile.skill_set()
+    with_tech = [(i, p, p.technology_set()) for i, p in enumerate(projects) if p.technologies]
     if len(with_tech) >= TECH_MIN_PROJECTS:
         tc = sum(len(techs & skills) / len(techs) for _, _, techs in with_tech) / len(with_tech)
         if tc < TECH_CONSISTENCY[0]:

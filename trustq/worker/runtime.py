@@ -349,7 +349,7 @@ class Runtime:
         now = report.timed("model", now)
 
         flags = [
-            evaluate_flags(p, today, f.raw_indicators)
+            evaluate_flags(p, today)
             for p, f in zip(profiles, features, strict=True)
         ]
         signatures = [minhash_signature(t) for t in texts]
