@@ -254,24 +254,26 @@ def random_scorer(encoder: Any, seed: int = 0) -> Any:
 
     from trustq.models.artifact import deserialise, serialise, sha256_hex
     from trustq.models.features import STEP_FEATURES
-    from trustq.models.indicators import INDICATOR_NAMES
     from trustq.models.network import TrustNet
+    from trustq.models.profile_features import PROFILE_FEATURES
     from trustq.models.scorer import Reference, Scorer
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    net = TrustNet(encoder.dim, len(STEP_FEATURES), len(INDICATOR_NAMES)).eval()
+    net = TrustNet(encoder.dim, len(STEP_FEATURES), len(PROFILE_FEATURES)).eval()
     direction = rng.normal(size=encoder.dim)
     reference = Reference(
         (direction / np.linalg.norm(direction)).astype(np.float32),
         np.full((4, len(STEP_FEATURES)), 0.3, np.float32),
-        np.full(len(INDICATOR_NAMES), 0.5, np.float32),
+        np.full(len(PROFILE_FEATURES), 0.5, np.float32),
     )
     meta = {
         "temperature": 1.0,
         "calibration": {"method": "temperature", "a": 1.0, "b": 0.0},
         "reference": reference.to_meta(),
         "encoder": {"name": encoder.name, "revision": encoder.revision},
+        "training_risky_share": 0.5,
+        "resume_tokens": {"p01": 20.0, "p99": 3000.0},
         "note": "random weights: for speed measurement only",
     }
     blob = serialise(net, meta)

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from trustq.rules.flags import RiskLevel
 from trustq.schemas import VerdictOut
 
 app = typer.Typer(
@@ -35,7 +36,7 @@ out = Console(width=None if sys.stdout.isatty() else 200)
 # soft_wrap: error lines stay whole, so they can be grepped and read by other programs.
 err = Console(stderr=True, soft_wrap=True)
 
-RISK_STYLE = {"LOW": "green", "MEDIUM": "yellow", "HIGH": "red"}
+RISK_STYLE = {RiskLevel.LOW: "green", RiskLevel.MEDIUM: "yellow", RiskLevel.HIGH: "red"}
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -408,6 +409,12 @@ def show_verdict(
         "trust score", f"[{colour}]{found.trust_score:.1f} / 100  ({found.risk_level} risk)[/]"
     )
     table.add_row("recommendation", found.recommendation)
+    if found.summary:
+        table.add_row("summary", found.summary)
+    if found.history:
+        table.add_row("history here", found.history)
+    for notice in found.notices:
+        table.add_row("[yellow]input notice[/]", f"{notice['kind']}: {notice['message']}")
     parts = found.breakdown.get("parts", {})
     for name, part in parts.items():
         moved = part["risk_effect"]
@@ -418,7 +425,8 @@ def show_verdict(
         )
     table.add_row(
         "model says",
-        f"{found.label}, {found.model_risk_level} risk (p(risky) = {found.p_risk:.3f})",
+        f"{found.label}, {found.model_risk_level} risk (p(risky) = {found.p_risk:.3f}"
+        + (f" at a base rate of {found.base_rate:g})" if found.base_rate is not None else ")"),
     )
     for hit in found.rule_hits:
         table.add_row("rule fired", f"{hit['name']}: {hit['action']} ({hit['detail']})")
@@ -498,7 +506,7 @@ def review(
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
 ) -> None:
-    """List MEDIUM verdicts awaiting a reviewer's decision, oldest first."""
+    """List verdicts that recommend a review and await a decision, oldest first."""
     from trustq.client import review_queue
 
     _settings()

@@ -19,6 +19,7 @@ from trustq.db import repo
 from trustq.db.repo import VerdictRow
 from trustq.db.session import session_scope
 from trustq.db.tables import Label, LabelSource, LabelValue, SubmissionStatus
+from trustq.rules.flags import RiskLevel
 from trustq.schemas import LabelOut, Profile, VerdictOut
 from trustq.services import submissions
 from trustq.services.submissions import Enqueued
@@ -99,6 +100,10 @@ def to_out(row: VerdictRow) -> VerdictOut:
         rule_hits=v.rule_hits,
         reasons=v.reasons,
         breakdown=v.breakdown,
+        history=v.history,
+        notices=v.notices,
+        summary=v.summary,
+        base_rate=v.base_rate,
         indicators=v.indicators,
         model_version=v.model_version,
         encoder_name=v.encoder_name,
@@ -165,8 +170,8 @@ def list_verdicts(
     limit: int = 100,
 ) -> list[VerdictOut]:
     """Verdicts newest first, filtered by freelancer, risk level and time window."""
-    if risk_level is not None and risk_level.upper() not in ("LOW", "MEDIUM", "HIGH"):
-        raise ValueError(f"risk level must be LOW, MEDIUM or HIGH, not {risk_level!r}")
+    if risk_level is not None and risk_level.upper() not in set(RiskLevel):
+        raise ValueError(f"risk level must be {', '.join(RiskLevel)}, not {risk_level!r}")
     with session_scope() as session:
         rows = repo.find_verdicts(
             session,

@@ -94,6 +94,16 @@ class Settings(BaseSettings):
 
     low_risk_min_score: float = Field(default=80.0, ge=0, le=100)
     medium_risk_min_score: float = Field(default=55.0, ge=0, le=100)
+    # The share of risky profiles in the traffic workers score. The model learns at its
+    # training set's share; its probability is moved to this one (a prior-shift correction
+    # of the calibrated odds), so the score and the bands speak of real traffic.
+    base_rate: float = Field(default=0.03, gt=0, lt=1)
+    # Fewer projects than this on the platform is a short history; none is a newcomer.
+    short_history_projects: int = Field(default=5, ge=1, le=100)
+    # What a newcomer's or short history's verdict recommends when no flag speaks against
+    # it: limited (approve under the platform's new-account limits), review, or score
+    # (follow the bands).
+    newcomer_policy: Literal["limited", "review", "score"] = "limited"
 
     rules_path: Path | None = Field(
         default=None,

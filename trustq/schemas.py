@@ -226,6 +226,10 @@ class VerdictOut(BaseModel):
     rule_hits: list[dict[str, Any]]
     reasons: list[dict[str, Any]]
     breakdown: dict[str, Any]
+    history: str | None
+    notices: list[dict[str, Any]]
+    summary: str | None
+    base_rate: float | None
     indicators: dict[str, float]
     model_version: str
     encoder_name: str

@@ -15,8 +15,8 @@ from trustq.data.synthetic import generate
 from trustq.models.artifact import deserialise, serialise, sha256_hex
 from trustq.models.encoder import Encoder
 from trustq.models.features import STEP_FEATURES
-from trustq.models.indicators import INDICATOR_NAMES
 from trustq.models.network import TrustNet
+from trustq.models.profile_features import PROFILE_FEATURES
 from trustq.models.reasons import sentence_spans
 from trustq.models.scorer import Reference, Scorer
 from trustq.schemas import Profile
@@ -28,18 +28,20 @@ TODAY = dt.date(2025, 6, 1)
 
 def _scorer(dim: int) -> Scorer:
     torch.manual_seed(3)
-    net = TrustNet(dim, len(STEP_FEATURES), len(INDICATOR_NAMES)).eval()
+    net = TrustNet(dim, len(STEP_FEATURES), len(PROFILE_FEATURES)).eval()
     rng = np.random.default_rng(3)
     direction = rng.normal(size=dim)
     reference = Reference(
         (direction / np.linalg.norm(direction)).astype(np.float32),
         np.full((3, len(STEP_FEATURES)), 0.3, np.float32),
-        np.full(len(INDICATOR_NAMES), 0.5, np.float32),
+        np.full(len(PROFILE_FEATURES), 0.5, np.float32),
     )
     meta = {
         "temperature": 0.5,
         "reference": reference.to_meta(),
         "encoder": {"name": "test", "revision": "test"},
+        "training_risky_share": 0.5,
+        "resume_tokens": {"p01": 20.0, "p99": 3000.0},
     }
     blob = serialise(net, meta)
     model, loaded = deserialise(blob, sha256_hex(blob))

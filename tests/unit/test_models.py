@@ -25,8 +25,9 @@ from trustq.models.artifact import ArtifactError, deserialise, serialise, sha256
 from trustq.models.breakdown import MASKS, PARTS, allocate, breakdown, shapley
 from trustq.models.encoder import Encoder, default_encoder_path
 from trustq.models.features import MAX_STEPS, STEP_FEATURES, profile_features, project_steps
-from trustq.models.indicators import INDICATOR_NAMES, compute_indicators
+from trustq.models.indicators import compute_indicators
 from trustq.models.network import TrustNet
+from trustq.models.profile_features import PROFILE_FEATURES
 from trustq.models.scorer import Scorer
 from trustq.models.training import (
     Calibration,
@@ -193,7 +194,7 @@ def test_no_projects_gives_one_padding_step() -> None:
     steps, indicators = profile_features(_profile([]), AS_OF)
     assert steps.shape == (1, len(STEP_FEATURES)) and steps.dtype == np.float32
     assert not steps.any()
-    assert indicators.shape == (len(INDICATOR_NAMES),)
+    assert indicators.shape == (len(PROFILE_FEATURES),)
 
 
 def test_steps_follow_time_order_and_mark_overlaps_and_missing_values() -> None:
@@ -292,11 +293,13 @@ def _meta(temperature: float = 1.5) -> dict:
     return {
         "temperature": temperature,
         "encoder": {"name": "minilm", "revision": "abc", "dim": 384},
+        "training_risky_share": 0.5,
+        "resume_tokens": {"p01": 20.0, "p99": 3000.0},
         "reference": {
             "embedding": [384**-0.5] * 384,
             "step": [0.0] * len(STEP_FEATURES),
             "length": 3,
-            "indicators": [0.0] * len(INDICATOR_NAMES),
+            "indicators": [0.0] * len(PROFILE_FEATURES),
         },
     }
 
@@ -354,7 +357,7 @@ def test_scorer_refuses_embeddings_of_another_size(resume_embeddings: np.ndarray
         {
             **_meta(),
             "step_features": list(STEP_FEATURES),
-            "indicator_names": list(INDICATOR_NAMES),
+            "indicator_names": list(PROFILE_FEATURES),
             "net": net.config(),
         },
         version="t",

@@ -25,6 +25,8 @@ def _scorer(profiles, labels, emb) -> Scorer:
         "temperature": result.temperature,
         "calibration": result.calibration.to_meta(),
         "encoder": {"name": "test", "revision": "test"},
+        "training_risky_share": 0.5,
+        "resume_tokens": {"p01": 20.0, "p99": 3000.0},
         "reference": Reference.from_training(
             ds.embeddings[train_idx], [ds.steps[i] for i in train_idx], ds.indicators[train_idx]
         ).to_meta(),

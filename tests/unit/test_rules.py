@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from trustq.rules.flags import FLAG_CODES, Flag, Severity
-from trustq.rules.ruleset import RuleHit, RuleSet, apply_rules
+from trustq.rules.ruleset import Facts, RuleHit, RuleSet, apply_rules
 
 
 def flag(code: str, severity: Severity = Severity.medium) -> Flag:
@@ -26,10 +26,11 @@ def apply(
     p: float = 0.1,
     flags: list[Flag] | None = None,
     external_id: str = "fl-1",
+    history: str = "full",
+    notices: frozenset[str] = frozenset(),
 ) -> tuple[str, list[RuleHit]]:
-    return apply_rules(
-        rules, external_id=external_id, risk_level=level, p_risk=p, flags=flags or []
-    )
+    facts = Facts(p_risk=p, flags=tuple(flags or []), history=history, notices=notices)
+    return apply_rules(rules, external_id=external_id, risk_level=level, facts=facts)
 
 
 # --- The packaged default --------------------------------------------------------------
@@ -40,20 +41,63 @@ def test_the_packaged_default_loads_and_names_known_flags() -> None:
     assert rules.rules
     assert "packaged" in rules.source
     names = [r.name for r in rules.rules]
-    assert "off-platform-request-at-least-medium" in names
+    assert "off-platform-payment-is-high" in names
     assert all(r.when.flag is None or r.when.flag in FLAG_CODES for r in rules.rules)
     assert rules.allow_external_ids == frozenset() == rules.block_external_ids
     assert RuleSet.load() == rules
 
 
-def test_the_default_raises_an_off_platform_request_to_medium() -> None:
+def test_the_default_raises_an_off_platform_contact_request_to_medium() -> None:
     level, hits = apply(RuleSet.load(None), flags=[flag("off_platform_request")])
     assert level == "MEDIUM"
     assert [(h.name, h.action) for h in hits] == [
-        ("off-platform-request-at-least-medium", "min_risk")
+        ("off-platform-contact-at-least-medium", "min_risk")
     ]
     assert "off_platform_request (medium)" in hits[0].detail
     assert "LOW -> MEDIUM" in hits[0].detail
+
+
+def test_the_default_makes_an_off_platform_payment_request_high() -> None:
+    payment = flag("off_platform_request", Severity.high)
+    level, hits = apply(RuleSet.load(None), flags=[payment], history="none")
+    assert level == "HIGH"
+    hit = next(h for h in hits if h.name == "off-platform-payment-is-high")
+    assert "LOW -> HIGH" in hit.detail
+
+
+def test_two_high_flags_of_unrelated_kinds_are_high_and_related_ones_are_not() -> None:
+    rules = RuleSet.load(None)
+    unrelated = [
+        flag("overlapping_timelines", Severity.high),
+        flag("perfect_ratings_with_disputes", Severity.high),
+    ]
+    level, hits = apply(rules, flags=unrelated)
+    assert level == "HIGH"
+    hit = next(h for h in hits if h.name == "independent-evidence-is-high")
+    assert "overlapping_timelines" in hit.detail and "perfect_ratings_with_disputes" in hit.detail
+    # Two link flags read the same evidence: one family, not two signs.
+    related = [flag("link_wrong_site", Severity.high), flag("link_malformed", Severity.high)]
+    level, _ = apply(rules, flags=related)
+    assert level != "HIGH"
+
+
+def test_a_newcomer_is_not_high_on_the_model_alone() -> None:
+    rules = RuleSet.load(None)
+    level, hits = apply(rules, level="HIGH", p=0.7, history="none")
+    assert level == "MEDIUM"
+    assert hits[0].name == "newcomers-need-evidence-for-high"
+    # With a flag that says why, it is HIGH again.
+    payment = flag("off_platform_request", Severity.high)
+    assert apply(rules, level="HIGH", p=0.7, history="none", flags=[payment])[0] == "HIGH"
+    # A full history's HIGH stands: its projects are the evidence.
+    assert apply(rules, level="HIGH", p=0.7, history="full")[0] == "HIGH"
+
+
+def test_input_the_model_cannot_read_is_reviewed() -> None:
+    rules = RuleSet.load(None)
+    for level in ("LOW", "HIGH"):
+        got, hits = apply(rules, level=level, notices=frozenset({"language"}))
+        assert got == "MEDIUM" and hits[0].name == "unreadable-input-is-reviewed"
 
 
 def test_the_default_leaves_a_clean_profile_alone() -> None:
@@ -256,7 +300,7 @@ def test_a_condition_with_flag_and_score_needs_both() -> None:
 def test_flags_from_a_model_count_like_rule_flags() -> None:
     rules = RuleSet.load(None)
     model_flag = Flag("off_platform_request", Severity.high, "x.", {}, source="model")
-    assert apply(rules, flags=[model_flag])[0] == "MEDIUM"
+    assert apply(rules, flags=[model_flag])[0] == "HIGH"
 
 
 def test_block_beats_allow_beats_rules(tmp_path: Path) -> None:
@@ -280,3 +324,50 @@ def test_an_unknown_input_level_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown risk level 'SEVERE'"):
         apply(RuleSet(), level="SEVERE")
     assert apply(RuleSet(), level="medium") == ("MEDIUM", [])
+
+
+NEW_KEYS = """
+rules:
+  - name: thin-records-at-most-medium
+    when: {history: [none, short]}
+    then: {max_risk: MEDIUM}
+  - name: any-notice-high
+    when: {notice: any, p_risk_above: 0.5}
+    then: {min_risk: HIGH}
+  - name: three-families
+    when: {high_flag_families: 3}
+    then: {force_risk: HIGH}
+"""
+
+
+def test_history_notice_and_family_conditions_parse_and_act(tmp_path: Path) -> None:
+    rules = RuleSet.load(write(tmp_path, NEW_KEYS))
+    assert rules.rules[0].when.history == {"none", "short"}
+    assert apply(rules, level="HIGH", history="short")[0] == "MEDIUM"
+    assert apply(rules, level="LOW", history="short")[0] == "LOW"  # max_risk never raises
+    assert apply(rules, level="HIGH", history="full")[0] == "HIGH"
+    assert apply(rules, p=0.6, notices=frozenset({"length"}))[0] == "HIGH"
+    assert apply(rules, p=0.6)[0] == "LOW"
+    three = [
+        flag("overlapping_timelines", Severity.high),
+        flag("keyword_stuffing", Severity.high),
+        flag("contact_details", Severity.high),
+    ]
+    assert apply(rules, flags=three)[0] == "HIGH"
+    assert apply(rules, flags=three[:2])[0] == "LOW"
+
+
+@pytest.mark.parametrize(
+    ("when", "expected"),
+    [
+        ("{history: newcomer}", "when.history must be one of none, short, full"),
+        ("{history: []}", "when.history must be one of"),
+        ("{notice: spelling}", "when.notice must be one of length, language, not_prose or any"),
+        ("{high_flag_families: 0}", "when.high_flag_families must be a whole number >= 1"),
+        ("{high_flag_families: true}", "when.high_flag_families must be a whole number >= 1"),
+    ],
+)
+def test_new_condition_keys_are_checked(tmp_path: Path, when: str, expected: str) -> None:
+    text = f"rules:\n  - name: r1\n    when: {when}\n    then: {{max_risk: MEDIUM}}\n"
+    with pytest.raises(ValueError, match=expected):
+        RuleSet.load(write(tmp_path, text))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import random
 import re
 
 import numpy as np
@@ -65,11 +64,40 @@ def test_every_record_validates_and_is_json_ready(records):
     assert len(ids) == len(records)
 
 
-def test_all_personas_and_date_forms_occur(world):
+def test_all_personas_histories_and_date_forms_occur(world):
     records, traits = world
     assert {t.persona for t in traits} == {"entry", "mid", "senior", "expert"}
+    assert {t.history for t in traits} == {"none", "short", "full"}
     forms = {("end_date" in p, "duration_months" in p) for r in records for p in r["projects"]}
     assert forms == {(True, False), (False, True), (False, False)}
+
+
+def test_most_profiles_are_newcomers_or_short_histories(world):
+    records, traits = world
+    counts = np.array([len(r["projects"]) for r in records])
+    assert 0.35 <= np.mean(counts == 0) <= 0.45
+    assert 0.15 <= np.mean((counts >= 1) & (counts <= 4)) <= 0.25
+    # Gig workers with a hundred jobs and more are part of the world.
+    assert counts.max() >= 100
+
+
+def test_newcomers_are_the_riskiest_and_risk_does_not_grow_with_projects(world, labels):
+    records, traits = world
+    history = np.array([t.history for t in traits])
+    share = {h: labels[history == h].mean() for h in ("none", "short", "full")}
+    assert share["none"] > share["short"] > share["full"]
+    counts = np.array([len(r["projects"]) for r in records])
+    full = history == "full"
+    few, many = full & (counts < 20), full & (counts >= 20)
+    assert abs(labels[few].mean() - labels[many].mean()) < 0.06
+
+
+def test_resumes_have_real_lengths_and_some_are_not_in_english(world):
+    records, traits = world
+    words = np.array([len(r["resume_text"].split()) for r in records])
+    assert 400 <= np.median(words) <= 1100
+    assert np.mean(words < 300) < 0.2 and words.max() <= 2300
+    assert 0.05 <= np.mean([t.signals["non_english"] for t in traits]) <= 0.15
 
 
 def test_same_seed_same_output_and_different_seed_different():
@@ -86,11 +114,11 @@ def test_reference_date_and_resume_length_are_honoured():
     for record in records:
         profile = LabelledProfile.model_validate(record)
         assert all(p.end(ref) <= ref for p in profile.projects)
-        assert len(profile.resume_text.split()) >= 300
+        assert 270 <= len(profile.resume_text.split()) <= 360
 
 
 def test_class_balance(labels):
-    assert 0.40 <= labels.mean() <= 0.60
+    assert 0.30 <= labels.mean() <= 0.50
 
 
 def test_ceiling_auc_is_in_the_agreed_band(records, labels, report):
@@ -139,22 +167,12 @@ def test_no_word_decides_the_label(records, labels):
 def test_every_signal_appears_in_both_classes(world, labels):
     _, traits = world
     for key in traits[0].signals:
-        values = np.array([t.signals[key] for t in traits])
-        assert values[labels == 1].mean() > 0.01, key
-        assert values[labels == 0].mean() > 0.01, key
+        present = np.array([t.signals[key] for t in traits]) > 0
+        assert present[labels == 1].mean() > 0.002, key
+        assert present[labels == 0].mean() > 0.002, key
     for flag in ("takeover", "early_bumps"):
         values = np.array([getattr(t, flag) for t in traits])
         assert 0 < labels[values].mean() < 1
-
-
-def test_off_platform_mirrors_use_the_same_words():
-    # Harmless and off-platform readings differ only in the order of the same words.
-    for template, safe, unsafe in synthetic._PAYMENT_MIRRORS:
-        rng_a, rng_b = random.Random(1), random.Random(1)
-        a = synthetic._expand(rng_a, template, **{"0": safe, "1": unsafe})
-        b = synthetic._expand(rng_b, template, **{"0": unsafe, "1": safe})
-        assert a != b
-        assert sorted(re.findall(r"\w+", a)) == sorted(re.findall(r"\w+", b))
 
 
 def test_takeover_risk_is_visible_only_in_the_order(world):

@@ -35,6 +35,7 @@ from trustq.db import repo
 from trustq.db.repo import VerdictRow
 from trustq.db.session import session_scope
 from trustq.db.tables import ApiKeyScope, Submission, Verdict
+from trustq.rules.flags import RiskLevel
 from trustq.schemas import LabelOut, Profile
 from trustq.services import submissions
 from trustq.services.apikeys import KeyInfo
@@ -373,7 +374,7 @@ def list_evaluations(
     response: Response,
     key: Reader,  # noqa: ARG001
     external_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
-    risk_level: Literal["LOW", "MEDIUM", "HIGH"] | None = None,
+    risk_level: RiskLevel | None = None,
     status: Literal["queued", "processing", "done", "failed"] | None = None,
     since: Annotated[
         dt.datetime | None, Query(description="Submitted at or after (ISO 8601; UTC if no zone).")

@@ -1,12 +1,19 @@
 """An honest synthetic world of freelancer profiles with a known best possible score.
 
-Every freelancer gets hidden traits first (a persona, a latent riskiness and a few
-behaviour patterns). The label is then *drawn* from the probability those traits
-imply, and that probability is kept as ``p_true``, so the ceiling of any model on
-this data (ROC-AUC of ``p_true`` against the label) is known. Everything a caller can
-see -- project history, resume text, links, claims -- is generated from the hidden
-traits with noise, so no visible field decides the label and both classes overlap on
-every signal. See ``docs/data.md`` for the rates and the measured difficulty.
+Every freelancer gets hidden traits first: a career stage, how much of their record this
+marketplace has seen (none, a short or a full history), a latent riskiness and a few
+behaviour patterns. The label is then *drawn* from the probability those traits imply, and
+that probability is kept as ``p_true``, so the ceiling of any model on this data (ROC-AUC
+of ``p_true`` against the label) is known. Everything a caller can see -- project history,
+resume text, links, claims -- is generated from the hidden traits with noise, so no visible
+field decides the label and both classes overlap on every signal.
+
+The world is shaped like a marketplace's: most profiles are newcomers with no history here
+(and the riskiest group); risk does not grow with the number of projects (accounts that
+last were the less risky ones to begin with); resumes are real-length documents with
+sections and bullets, some in other languages (``trustq.data.resumes``), where honest
+people write superlatives too. See ``docs/data.md`` for the rates and the measured
+difficulty.
 """
 
 from __future__ import annotations
@@ -19,10 +26,13 @@ import random
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from trustq.schemas import MAX_RESUME_CHARS
+import yaml
+
+from trustq.data.resumes import ResumeFacts, TextSignals, render
 
 __all__ = [
     "REFERENCE_DATE",
@@ -44,77 +54,109 @@ DAYS_PER_MONTH = 30.4375
 # p_true = sigmoid(_BASE_LOGIT + _RISK_SCALE * risk + _TAKEOVER_LOGIT * takeover).
 # _RISK_SCALE sets the ceiling: the larger it is, the more extreme p_true becomes and
 # the closer the drawn label follows the traits.
-_BASE_LOGIT = -0.55
+_BASE_LOGIT = -1.0
 _RISK_SCALE = 3.4
 _TAKEOVER_LOGIT = 5.0
+# How much of each freelancer's record the platform has seen, and the latent risk's mean
+# in each group: newcomers are the riskiest, accounts that lasted were the less risky
+# ones to begin with (the others were closed).
+HISTORY_SHARES: dict[str, float] = {"none": 0.40, "short": 0.20, "full": 0.40}
+_HISTORY_RISK_MEAN = {"none": 0.35, "short": 0.15, "full": -0.2}
+SHORT_PROJECTS = (1, 4)
 # Accounts worth buying have a clean record, so the original owner's riskiness is
-# drawn lower than the population's.
+# drawn lower than the population's. Any full history can be taken over, whatever its
+# length, so the number of projects says nothing about it.
 _TAKEOVER_RISK_MEAN = -0.8
 _TAKEOVER_RISK_SD = 0.7
-_TAKEOVER_RATE = 0.22  # among profiles with enough history to be worth taking over
-_TAKEOVER_MIN_PROJECTS = 8
+_TAKEOVER_RATE = 0.12
 # A benign look-alike of the takeover: a rough start that later settled down. Similar
 # whole-history totals, opposite order, no effect on p_true.
-_EARLY_BUMPS_RATE = 0.2
-_EARLY_BUMPS_MIN_PROJECTS = 8
+_EARLY_BUMPS_RATE = 0.12
 # Each behaviour propensity is base + slope * risk + individual noise; the noise is
 # what keeps every signal from being a clean read of the latent risk.
 _INDIVIDUAL_SD = 0.6
 
 # (base logit, slope on the latent risk) of each behaviour. A slope of 1 moves the odds
 # by e for one standard deviation of risk; the individual noise (sd 0.6) comes on top.
-# Signals a depth-3 tree on the six indicators or a bag of words can read are kept
-# weak; the ones that need order, cross-checks or the meaning of a sentence are not.
 PROPENSITIES: dict[str, tuple[float, float]] = {
     # project history, per project
     "dispute": (-3.0, 1.1),
     "cancel": (-3.2, 1.0),
     "on_time": (2.0, -1.0),
     "odd_budget": (-4.0, 0.7),
-    # project history, seen by the six indicators
     "project_link": (0.5, -0.3),
-    "parallel": (-2.5, 0.3),
+    "parallel": (-2.0, 0.3),
     "off_stack": (-3.0, 0.35),
+    # a history made up: many projects started at once, perfect ratings, some disputes
+    "fabricated": (-5.0, 1.3),
     # profile links and claims
     "github": (0.4, -0.35),
     "linkedin": (0.9, -0.3),
+    "lookalike_link": (-5.0, 1.0),
+    "identity_mismatch": (-4.5, 0.8),
     "skill_dropped": (-2.2, 0.35),
     "skill_stuffing": (-2.0, 0.5),
     "level_overclaim": (-2.5, 1.0),
     "years_inflated": (-2.4, 1.0),
-    # resume text: words a bag of words can see
-    "superlative": (-1.2, 0.45),
-    "guarantee": (-1.9, 0.5),
-    "guarantee_disclaimer": (-2.3, -0.4),
-    "keyword_stuffing": (-1.9, 0.45),
-    # resume text: only a cross-check with the history, or the meaning, tells
+    # resume text
+    "superlative": (-1.0, 0.25),
+    "outcome_guarantee": (-2.8, 0.8),
+    "disclaimer": (-2.3, -0.4),
+    "keyword_stuffing": (-2.4, 0.55),
+    "contact_details": (-3.3, 0.9),
     "years_text_mismatch": (-2.8, 1.0),
-    "timeline_wrong": (-2.6, 1.0),
-    "specific_off_history": (-2.6, 1.0),
+    "timeline_wrong": (-3.0, 1.0),
     "implausible_numbers": (-3.0, 0.8),
-    "off_platform_request": (-1.5, 1.4),
+    "off_platform_request": (-1.6, 1.4),
 }
+# Shares that do not move with risk: honest service promises, and how often a resume
+# talks about payment or contact at all (what is said then depends on risk).
+_HONEST_GUARANTEE_RATE = 0.15
+_PAYMENT_TALK_RATE = 0.35
 # The mean client rating moves with risk too, on the rating scale.
 _RATING_MEAN, _RATING_SLOPE, _RATING_SD = 4.55, -0.35, 0.18
+# The language a resume is written in; the rest of the profile is the same.
+LANGUAGE_SHARES: dict[str, float] = {"en": 0.90, "es": 0.03, "pt": 0.03, "de": 0.02, "fr": 0.02}
+# Resume lengths in words: most are full documents, some short profile blurbs.
+RESUME_WORDS = (300, 2000)
+BLURB_WORDS = (40, 250)
+BLURB_SHARE = 0.12
 
 
 @dataclass(frozen=True)
 class Persona:
+    """A career stage: claimed years and the pay that goes with them."""
+
     name: str
-    years: tuple[float, float]
-    projects: tuple[int, int]
-    duration_months: tuple[float, float]
+    career_years: tuple[float, float]
     monthly_rate_usd: tuple[float, float]
 
 
 PERSONAS: tuple[Persona, ...] = (
-    Persona("entry", (0.3, 2.0), (1, 6), (0.5, 4.0), (600, 2500)),
-    Persona("mid", (2.0, 5.0), (4, 15), (1.0, 8.0), (1500, 5000)),
-    Persona("senior", (5.0, 10.0), (10, 30), (1.0, 12.0), (3000, 9000)),
-    Persona("expert", (8.0, 18.0), (20, 50), (1.5, 14.0), (5000, 16000)),
+    Persona("entry", (0.3, 2.0), (600, 2500)),
+    Persona("mid", (2.0, 6.0), (1500, 5000)),
+    Persona("senior", (5.0, 15.0), (3000, 9000)),
+    Persona("expert", (10.0, 30.0), (5000, 16000)),
 )
-_PERSONA_WEIGHTS = (0.27, 0.35, 0.24, 0.14)
+_PERSONA_WEIGHTS = (0.30, 0.35, 0.22, 0.13)
 _LEVELS = ("entry", "mid", "senior", "expert")
+
+
+@dataclass(frozen=True)
+class WorkStyle:
+    """How a freelancer works on the platform: many small gigs, projects, or retainers."""
+
+    name: str
+    projects: tuple[int, int]
+    duration_months: tuple[float, float]
+
+
+WORK_STYLES: tuple[WorkStyle, ...] = (
+    WorkStyle("gigs", (20, 150), (0.05, 1.0)),
+    WorkStyle("projects", (5, 30), (0.5, 6.0)),
+    WorkStyle("retainers", (5, 15), (2.0, 18.0)),
+)
+_WORK_STYLE_WEIGHTS = (0.3, 0.5, 0.2)
 
 
 @dataclass
@@ -122,6 +164,7 @@ class Traits:
     """The hidden state behind one generated profile; never part of the record."""
 
     persona: str
+    history: str  # "none", "short" or "full"
     risk: float
     takeover: bool
     early_bumps: bool
@@ -156,282 +199,28 @@ class Domain:
     volume: tuple[str, ...]
 
 
-DOMAINS: tuple[Domain, ...] = (
-    Domain(
-        "backend",
-        ("backend developer", "Python developer", "API developer", "Node.js developer"),
-        (
-            "Python",
-            "Django",
-            "PostgreSQL",
-            "FastAPI",
-            "Flask",
-            "Redis",
-            "Celery",
-            "Docker",
-            "Node.js",
-            "TypeScript",
-            "GraphQL",
-            "MySQL",
-            "RabbitMQ",
-        ),
-        (
-            "REST API",
-            "billing service",
-            "booking backend",
-            "inventory API",
-            "authentication service",
-            "reporting service",
-            "webhook integration",
-            "order management system",
-        ),
-        ("API response time", "server costs", "the error rate", "p95 latency"),
-        ("requests a day", "orders a month", "API calls a day"),
-    ),
-    Domain(
-        "frontend",
-        ("frontend developer", "React developer", "web developer", "JavaScript developer"),
-        (
-            "React",
-            "TypeScript",
-            "JavaScript",
-            "Next.js",
-            "Vue.js",
-            "Angular",
-            "Redux",
-            "Tailwind CSS",
-            "Sass",
-            "Webpack",
-            "Jest",
-            "Storybook",
-        ),
-        (
-            "customer portal",
-            "marketing site",
-            "admin dashboard",
-            "checkout flow",
-            "design system",
-            "single-page app",
-            "booking widget",
-        ),
-        ("page load time", "bundle size", "checkout drop-off", "the bounce rate"),
-        ("visitors a month", "sessions a day", "users"),
-    ),
-    Domain(
-        "mobile",
-        ("mobile developer", "iOS developer", "Android developer", "Flutter developer"),
-        (
-            "Swift",
-            "Kotlin",
-            "Flutter",
-            "Dart",
-            "React Native",
-            "Firebase",
-            "SwiftUI",
-            "Jetpack Compose",
-            "Xcode",
-            "GraphQL",
-        ),
-        (
-            "fitness app",
-            "delivery app",
-            "booking app",
-            "loyalty app",
-            "chat feature",
-            "offline mode",
-            "payments screen",
-        ),
-        ("crash rate", "app start time", "one-star reviews", "battery use"),
-        ("downloads", "monthly active users", "orders a week"),
-    ),
-    Domain(
-        "data",
-        ("data engineer", "data analyst", "analytics engineer", "BI developer"),
-        (
-            "Python",
-            "SQL",
-            "pandas",
-            "Airflow",
-            "Spark",
-            "dbt",
-            "Snowflake",
-            "BigQuery",
-            "Tableau",
-            "Power BI",
-            "PostgreSQL",
-            "Kafka",
-        ),
-        (
-            "ETL pipeline",
-            "sales dashboard",
-            "data warehouse",
-            "churn report",
-            "event pipeline",
-            "forecasting report",
-            "KPI dashboard",
-        ),
-        ("report run time", "query costs", "manual reporting time", "data latency"),
-        ("rows a day", "events a day", "reports a week"),
-    ),
-    Domain(
-        "ml",
-        ("machine learning engineer", "data scientist", "computer vision engineer"),
-        (
-            "Python",
-            "PyTorch",
-            "TensorFlow",
-            "scikit-learn",
-            "NumPy",
-            "pandas",
-            "Hugging Face",
-            "MLflow",
-            "OpenCV",
-            "FastAPI",
-            "Docker",
-        ),
-        (
-            "recommendation model",
-            "demand forecast",
-            "document classifier",
-            "defect detector",
-            "search ranking model",
-            "fraud model",
-        ),
-        ("false positives", "forecast error", "inference time", "manual review time"),
-        ("predictions a day", "documents a day", "images a day"),
-    ),
-    Domain(
-        "devops",
-        ("DevOps engineer", "cloud engineer", "site reliability engineer"),
-        (
-            "AWS",
-            "Terraform",
-            "Kubernetes",
-            "Docker",
-            "Ansible",
-            "GitHub Actions",
-            "Jenkins",
-            "Prometheus",
-            "Grafana",
-            "Linux",
-            "GCP",
-            "Azure",
-        ),
-        (
-            "CI pipeline",
-            "Kubernetes cluster",
-            "monitoring stack",
-            "cloud migration",
-            "backup system",
-            "deployment pipeline",
-        ),
-        ("cloud costs", "deploy time", "downtime", "build time"),
-        ("deploys a week", "services", "servers"),
-    ),
-    Domain(
-        "ecommerce",
-        ("Shopify developer", "WordPress developer", "e-commerce developer"),
-        (
-            "Shopify",
-            "Liquid",
-            "WooCommerce",
-            "WordPress",
-            "PHP",
-            "Magento",
-            "MySQL",
-            "Stripe",
-            "JavaScript",
-            "Klaviyo",
-        ),
-        (
-            "online store",
-            "product catalogue",
-            "subscription checkout",
-            "store theme",
-            "payment integration",
-            "store migration",
-        ),
-        ("cart abandonment", "page load time", "checkout errors", "return rate"),
-        ("orders a month", "products", "visitors a month"),
-    ),
-    Domain(
-        "design",
-        ("UI/UX designer", "product designer", "web designer"),
-        (
-            "Figma",
-            "Adobe XD",
-            "Sketch",
-            "Illustrator",
-            "Photoshop",
-            "Webflow",
-            "InVision",
-            "Framer",
-            "Miro",
-        ),
-        (
-            "onboarding flow",
-            "mobile app design",
-            "brand identity",
-            "landing page",
-            "design system",
-            "dashboard redesign",
-        ),
-        ("onboarding drop-off", "support tickets", "the bounce rate", "task time"),
-        ("users", "visitors a month", "sign-ups a month"),
-    ),
-)
+@functools.cache
+def _vocabulary() -> dict[str, Any]:
+    text = (resources.files("trustq") / "data" / "vocabulary.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(text)
 
-_BUZZWORDS = (
-    "AI",
-    "blockchain",
-    "Web3",
-    "SEO",
-    "ChatGPT",
-    "machine learning",
-    "big data",
-    "cloud",
-    "agile",
-    "Scrum",
-    "SaaS",
-    "NFT",
-    "crypto",
-    "IoT",
-    "microservices",
-    "DevOps",
-    "full stack",
-    "UI/UX",
-    "data science",
-    "automation",
-)
+
+def _domains() -> tuple[Domain, ...]:
+    return tuple(
+        Domain(d["name"], *(tuple(d[k]) for k in ("roles", "techs", "things", "metrics", "volume")))
+        for d in _vocabulary()["domains"]
+    )
+
+
+DOMAINS: tuple[Domain, ...] = _domains()
+_BUZZWORDS: tuple[str, ...] = tuple(_vocabulary()["buzzwords"])
 _OTHER_DOMAINS = {d.name: [x for x in DOMAINS if x is not d] for d in DOMAINS}
 _ALL_TECHS = tuple(sorted({t for d in DOMAINS for t in d.techs}))
-
-_CLIENTS = (
-    "a logistics startup",
-    "an online bakery",
-    "a fintech company",
-    "a dental clinic",
-    "a real-estate agency",
-    "a SaaS startup",
-    "a non-profit",
-    "a travel agency",
-    "a university lab",
-    "a marketing agency",
-    "an e-commerce brand",
-    "a regional bank",
-    "a fitness studio",
-    "a law firm",
-    "a hotel group",
-    "a car rental company",
-    "a school district",
-    "a coffee roaster",
-    "a recruiting firm",
-    "an insurance broker",
-)
-_CITIES = ("Lisbon", "Krakow", "Nairobi", "Manila", "Buenos Aires", "Toronto", "Kyiv", "Lagos")
-_APPS = ("Telegram", "WhatsApp", "Skype", "Signal", "my personal email", "Discord")
-_SYLLABLES = ("ka", "lo", "mi", "ra", "ten", "vo", "zu", "dev", "an", "el", "sa", "ri", "no", "tor")
-
+_CLIENTS: tuple[str, ...] = tuple(_vocabulary()["clients"])
+_CITIES: tuple[str, ...] = tuple(_vocabulary()["cities"])
+_SYLLABLES: tuple[str, ...] = tuple(_vocabulary()["syllables"])
+_TITLE_TEMPLATES: tuple[str, ...] = tuple(_vocabulary()["title_templates"])
+_DESCRIPTION_TEMPLATES: tuple[str, ...] = tuple(_vocabulary()["description_templates"])
 
 # --- Small helpers -------------------------------------------------------------------
 
@@ -533,13 +322,11 @@ def _article(noun: str) -> str:
     return ("an " if vowel_sound else "a ") + noun
 
 
-def _period(rng: random.Random, year: int, last_year: int) -> str:
-    end = min(year + _int(rng, 1, 4), last_year)
-    return f"between {year} and {end}" if end > year else f"in {year}"
-
-
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+# --- Project history -----------------------------------------------------------------
 
 
 # --- Project history -----------------------------------------------------------------
@@ -585,20 +372,21 @@ _STREAK = _Behaviour(
 
 def _timeline(
     rng: random.Random,
-    persona: Persona,
     n: int,
+    durations_range: tuple[float, float],
+    span_months: float,
     parallel_p: Sequence[float],
     dormant_before: int | None,
 ) -> list[tuple[float, float]]:
-    """Start and end of each project, in months after the career start, in start order."""
-    lo, hi = persona.duration_months
+    """Start and end of each project, in months after the first one started, in start order."""
+    lo, hi = durations_range
     durations = [_log_uniform(rng, lo, hi) for _ in range(n)]
     parallel = [i > 0 and rng.random() < parallel_p[i] for i in range(n)]
-    span = rng.uniform(*persona.years) * 12.0
+    span = span_months
     sequential = sum(d for d, par in zip(durations, parallel, strict=True) if not par)
     if sequential > 0.9 * span:
         shrink = 0.9 * span / sequential
-        durations = [max(0.25, d * shrink) for d in durations]
+        durations = [max(0.03, d * shrink) for d in durations]
         sequential = sum(d for d, par in zip(durations, parallel, strict=True) if not par)
     slack = max(span - sequential, 0.0)
     weights = [rng.expovariate(1.0) for _ in range(n)]
@@ -626,9 +414,16 @@ def _timeline(
     return spans
 
 
+def _fabricated_timeline(rng: random.Random, n: int) -> list[tuple[float, float]]:
+    """A history made up in one go: every project started within a month or two."""
+    window = rng.uniform(0.5, 2.0)
+    starts = sorted(rng.uniform(0.0, window) for _ in range(n))
+    return [(s, s + rng.uniform(1.0, 4.0)) for s in starts]
+
+
 def _budget(rng: random.Random, persona: Persona, months: float, odd: bool) -> float:
     rate = rng.uniform(*persona.monthly_rate_usd) * rng.uniform(0.3, 1.0)
-    amount = rate * months * math.exp(rng.gauss(0.0, 0.35))
+    amount = rate * max(months, 0.1) * math.exp(rng.gauss(0.0, 0.35))
     if odd:
         # Budgets that make no sense for the work: inflated to look big, or token sums.
         amount *= rng.uniform(8.0, 30.0) if rng.random() < 0.6 else rng.uniform(0.01, 0.05)
@@ -650,25 +445,6 @@ def _pick_techs(
         pool = list(stack) if rng.random() < 0.85 else list(domain.techs)
         techs = _sample(rng, pool, min(k, len(pool)))
     return list(dict.fromkeys(techs))
-
-
-_TITLE_TEMPLATES = (
-    "{Thing} for {client}",
-    "{Thing} {rebuild|redesign|overhaul|refresh}",
-    "{New|Custom} {thing}",
-    "{Thing} ({tech})",
-    "{Thing} for {client_short}",
-    "{Phase 2 of the|Second phase:|MVP:|} {thing}",
-    "{Fix and extend the|Maintenance of the|Speed up the} {thing}",
-)
-_DESCRIPTION_TEMPLATES = (
-    "{Built|Developed|Delivered|Designed} the {thing} for {client} using {techs}.",
-    "{Worked|Partnered} with {client} on their {thing}; stack: {techs}.",
-    "{Took over|Continued} an existing {thing} and {extended it|stabilised it|cleaned it up} "
-    "({techs}).",
-    "{Scoped, built and handed over|Planned and shipped} {a_thing} with {techs}.",
-    "{Short|Small|Fixed-price} engagement: {thing} improvements in {techs}.",
-)
 
 
 def _project_text(
@@ -699,486 +475,69 @@ def _project_text(
     return title, description
 
 
-# --- Resume text ---------------------------------------------------------------------
-
-_LEVEL_WORDS = {
-    "entry": ("junior", "entry-level", "early-career", "self-taught"),
-    "mid": ("mid-level", "professional", "reliable", "full-time"),
-    "senior": ("senior", "seasoned", "experienced", "senior-level"),
-    "expert": ("principal-level", "lead", "expert", "veteran"),
-}
-
-_INTROS = (
-    "{Hi|Hello|Hey there}, I'm {a_level} {role}{years_clause}.",
-    "{A_level} {role}{years_clause}.",
-    "I am {a_level} {role}{years_clause}{, based in {city}|, working remotely|}.",
-    "{Welcome to my profile|Thanks for stopping by}: I'm {a_level} {role}{years_clause}.",
-    "{My name is {name} and|} I work as {a_level} {role}{years_clause}.",
-)
-_YEARS_CLAUSES = (
-    " with {years} of experience",
-    " with {years} of {hands-on|professional|commercial} experience",
-    " with {years} {behind me|in the field|in the industry}",
-    ", {years} in the {trade|business|field}",
-)
-
-_TIMELINE = (
-    "I have been freelancing since {year}{, mostly for small and mid-sized teams|}.",
-    "Since {year} I have completed {count} projects {here|on this platform}.",
-    "{I took my first client project|My first paid project was} in {year}; "
-    "{count} projects later I still {enjoy|like} the work.",
-    "{Over|Across} {count} projects since {year}, I {learned|found} that clear scope saves "
-    "everyone time.",
-    "My {track record|history} here {starts|begins} in {year} and {covers|includes} {count} "
-    "{projects|contracts}.",
-)
-
-_SPECIFICS = (
-    "At {client} I {built|delivered|shipped} {a_thing} in {tech} that {cut|reduced|lowered} "
-    "{metric} by {pct}%.",
-    "{Migrated|Moved|Ported} {a_thing} from {tech2} to {tech} for {client}, {cutting|reducing} "
-    "{metric} by {pct}%.",
-    "In {year} I {built|wrote|put together} the {thing} for {client} with {tech} and {tech2}; "
-    "it now handles {num} {volume}.",
-    "For {client} I {rewrote|refactored|reworked} the {thing} in {tech}, and {metric} "
-    "{fell|dropped|went down} by {pct}% within {weeks} weeks.",
-    "My {thing} for {client} ({tech}, {year}) {went live|launched|shipped} in {weeks} weeks and "
-    "{now serves|supports|handles} {num} {volume}.",
-    "{Set up|Introduced|Added} {tech} for {client}'s {thing}, {which cut|cutting} {metric} "
-    "by {pct}%.",
-    "{Delivered|Completed} {small} {thing} projects in {tech} {period}, "
-    "{each|all} {rated|reviewed at} {rating} or {higher|better}.",
-)
-
-_SUPERLATIVES = (
-    "I am {the best|a world-class|a top-rated|an elite} {role} {on this platform|you will find|"
-    "in the industry}.",
-    "{Top 1%|Top-rated|Number one} {talent|freelancer} with {unmatched|unbeatable|exceptional} "
-    "{quality|skills|results}.",
-    "I deliver {world-class|top-notch|premium|outstanding|flawless} {results|work|quality} "
-    "{every time|on every project|without exception}.",
-    "{Ninja|Rockstar|Guru}-level {skills|expertise} in {everything you need|any technology|"
-    "all modern tools}.",
-    "{Highly|Extremely|Incredibly} {skilled|experienced|talented} and {passionate|dedicated|"
-    "motivated} {professional|expert} {ready to exceed your expectations|you can trust}.",
-    "Clients {say|tell me} I am {the best freelancer they have worked with|amazing at what I do|"
-    "incredible at what I do}.",
-    "{My work is always perfect|I never make mistakes|Every client is blown away by my work}.",
-    "{Unparalleled|Unrivalled|Second-to-none} {expertise|dedication|attention to detail} "
-    "{in every project|guaranteed by my passion|that sets me apart}.",
-)
-
-_GUARANTEES = (
-    "100% satisfaction guaranteed{!|.}",
-    "{Money-back|Full refund} guarantee{ if you are not happy| on every order|}.",
-    "I guarantee {results|success|five-star quality} {on every project|or you don't pay}.",
-    "{Guaranteed|Assured} {first-page Google rankings|delivery in 24 hours|bug-free code}.",
-    "Unlimited revisions until you are 100% satisfied, {guaranteed|I promise}.",
-    "{Success|Your satisfaction} is {100% guaranteed|guaranteed, always}.",
-)
-# Guarantee words in a sentence that means the opposite.
-_GUARANTEE_DISCLAIMERS = (
-    "I won't promise '100% satisfaction guaranteed'; I promise clear milestones and honest "
-    "updates instead.",
-    "I don't guarantee results I can't control, like rankings or sales; I do guarantee "
-    "{clear|honest|prompt} communication.",
-    "{Be wary of|I would avoid} anyone who guarantees bug-free code; I guarantee tests and fast "
-    "fixes instead.",
-    "Refunds go through the platform's own process, not a private money-back guarantee.",
-    "No one can honestly guarantee success on every project, so I {won't|don't}; I explain "
-    "the risks up front.",
-)
-
-_STUFFING_LEADS = ("Keywords", "Skills", "Expertise", "Tags", "I also do", "Expert in")
-_SHORT_TOOLS = ("Main tools", "Tools I use most", "Core stack", "Day-to-day tools")
-
-# Contact and payment sentences built so that the harmless and the off-platform reading
-# use the same words: the two slots are swapped. A bag of words cannot tell them apart.
-_PAYMENT_MIRRORS: tuple[tuple[str, str, str], ...] = (
-    ("I only accept payment {0}, never {1}.", "through the platform", "outside the platform"),
-    ("{Message|Write to|Contact} me {0} rather than {1}.", "here", "on {app}"),
-    (
-        "I prefer payment {0} to payment {1}.",
-        "through escrow",
-        "via wire transfer outside the platform",
-    ),
-    (
-        "Clients who {0} get faster replies than clients who {1}.",
-        "stay in the platform chat",
-        "move to {app}",
-    ),
-    (
-        "I never ask clients to pay {0}; all invoices go {1}.",
-        "outside the platform",
-        "through the platform",
-    ),
-    (
-        "{Happy|Glad} to take payment {0} {rather than|instead of} {1}.",
-        "through platform escrow",
-        "by direct bank transfer for a discount",
-    ),
-    (
-        "After the first message, let's {talk|continue} {0}, not {1}.",
-        "in the platform chat",
-        "on {app}",
-    ),
-    (
-        "For long projects I {suggest|propose} {0} instead of {1}.",
-        "milestones in the platform's escrow",
-        "monthly payments to my PayPal outside the platform",
-    ),
-    (
-        "I {share|send} {files|drafts|invoices} {0} and {never|not} {1}.",
-        "through the platform chat",
-        "over {app}",
-    ),
-)
-# Off-platform requests and harmless mentions with words that differ; used in both classes.
-_PAYMENT_REQUESTS = (
-    "{Message|Ping|Text} me on {app} for a faster reply: @{handle}.",
-    "To {avoid|skip|save} the platform fee, I {prefer|accept} payment via wire transfer outside "
-    "the platform.",
-    "{Happy|Willing} to take payment outside the platform for a "
-    "{discount|10% discount|lower rate}.",
-    "{Let's|We can} move to {app} once we agree; {it is easier|it is faster} there.",
-)
-_PAYMENT_HARMLESS = (
-    "All {payments|contracts} {stay|run} through the platform's escrow, {which protects us both|"
-    "so you are covered}.",
-    "I {keep|prefer to keep} all messages on the platform so the {history|paper trail} stays in "
-    "one place.",
-    "{Payment|Billing} is by milestone through the platform; I never ask clients to pay "
-    "outside it.",
-    "Feel free to message me here any time; I {answer|reply} within {a day|a few hours}.",
-)
-
-_FILLERS = (
-    "I {write|keep} {clear|short|plain} documentation so the next developer can pick things up.",
-    "I {work|am available} {in the CET time zone|in US hours|with a few hours of overlap with "
-    "most time zones}.",
-    "{Weekly|Regular|Short} progress updates are part of every project I take.",
-    "I like to start with a {short|small|paid} discovery call to agree on scope.",
-    "Before writing any code I {agree|write down} {acceptance criteria|what done means} with "
-    "the client.",
-    "{Outside work|In my spare time} I {mentor juniors|contribute to open source|run a small "
-    "meetup|write about my field}.",
-    "I studied {computer science|mathematics|economics|physics|graphic design} "
-    "{at university|and kept learning on the job}.",
-    "I {prefer|enjoy} {long-term collaborations|projects with a clear goal|working with small "
-    "teams}.",
-    "{Code reviews|Design reviews|Clear specs} {matter to me|are part of how I work}.",
-    "I {answer|reply to} messages within {a day|one working day|a few hours} on weekdays.",
-    "I {can|am happy to} {join your stand-ups|work inside your tools|use your task tracker}.",
-    "{Testing|Accessibility|Performance} is {something I check|on my checklist} before every "
-    "hand-over.",
-    "I speak {English|Spanish and English|Polish and English|French and English} "
-    "{fluently|every day}.",
-    "If a task is outside my skills I {say so early|tell you up front}.",
-    "I {track|log} my hours {carefully|honestly} and share them {weekly|with each invoice}.",
-    "{Small fixes|Quick changes} are welcome as well as larger builds.",
-    "I {like|enjoy} turning {messy|vague} requirements into a {clear|simple} plan.",
-    "{Previous|Past} clients range from {startups to agencies|solo founders to larger teams}.",
-    "{Please|Do} {include|share} your timeline and budget so I can {plan|estimate} properly.",
-    "I {keep|try to keep} my estimates {realistic|conservative}.",
-    "I {break|split} larger jobs into {milestones|small deliveries} you can review.",
-    "{Most of my|Many of my} clients {come back|return} for {follow-up work|a second project}.",
-    "I {use|rely on} version control for everything, {including|even} small scripts.",
-    "When something goes wrong I {report it|tell you} the same day, with a plan to fix it.",
-    "I {hand over|share} {credentials|access}, {code|files} and notes at the end of every job.",
-    "{Clear|Honest} communication matters more to me than {speed|clever tricks}.",
-    "I {enjoy|like} {learning new tools|picking up new domains} when a project needs it.",
-    "I {can|am able to} {start within a week|start next Monday|take on one more client now}.",
-    "I {ask|will ask} a lot of questions at the start; it saves rework later.",
-    "{Deadlines|Estimates} I agree to are deadlines I {plan|work} for.",
-    "I {am comfortable|work well} both {alone|on my own} and inside an existing team.",
-    "{Time zones|Different time zones} have never been a problem for my clients.",
-    "I {write|add} {tests|checks} for the parts that would hurt most if they broke.",
-    "I {keep|maintain} a {simple|short} changelog so you always know what changed.",
-    "{Feedback|Criticism} is welcome; I would rather hear it early.",
-    "I {prefer|like} {fixed-scope|well-defined} tasks but {can|am happy to} work hourly too.",
-    "{For bigger projects|On longer engagements} I {suggest|recommend} a {weekly call|short "
-    "weekly demo}.",
-    "I {try to|aim to} leave every {codebase|project} a little cleaner than I found it.",
-    "I {document|write down} decisions so {nobody|no one} has to guess later.",
-    "Weekends are {usually|mostly} off, but urgent fixes {get|receive} attention.",
-)
-_CLOSINGS = (
-    "Looking forward to hearing about your project.",
-    "Feel free to send me the details.",
-    "Thanks for reading{!|.}",
-    "{Happy|Glad} to {talk|chat} about what you need.",
-    "Let me know how I can help.",
-    "{Best|Kind} regards.",
-)
-
-
-@dataclass
-class _ResumeFacts:
-    domain: Domain
-    claimed_level: str
-    role: str
-    stated_years: float | None
-    first_year: int
-    n_projects: int
-    project_techs: list[str]
-    project_things: list[str]
-    project_years: list[int]
-    reference_date: dt.date
-
-
-def _resume(
-    rng: random.Random,
-    facts: _ResumeFacts,
-    risk: float,
-    takeover: bool,
-    words: tuple[int, int],
-    signals: dict[str, float],
-) -> str:
-    d = facts.domain
-    level_word = _pick(rng, _LEVEL_WORDS[facts.claimed_level])
-    a_level = ("an " if level_word[0] in "aeiou" else "a ") + level_word
-    name = _capitalise(_pick(rng, _SYLLABLES) + _pick(rng, _SYLLABLES))
-
-    # Years in the text: usually the claimed figure, sometimes a different, larger one.
-    years = facts.stated_years
-    years_mismatch = rng.random() < _propensity(rng, "years_text_mismatch", risk)
-    if years_mismatch:
-        years = (years or 1.0) + rng.uniform(3.0, 10.0)
-    years_clause = ""
-    if years is not None and rng.random() < 0.8:
-        whole = int(round(years))
-        if whole <= 1:
-            years_text = "a year" if years >= 0.75 else "under a year"
-        else:
-            years_text = f"{whole}{'+' if rng.random() < 0.3 else ''} years"
-        years_clause = _expand(rng, _pick(rng, _YEARS_CLAUSES), years=years_text)
-    else:
-        years_mismatch = False
-    intro = _expand(
-        rng,
-        _pick(rng, _INTROS),
-        a_level=a_level,
-        A_level=_capitalise(a_level),
-        role=facts.role,
-        years_clause=years_clause,
-        city=_pick(rng, _CITIES),
-        name=name,
-    )
-    intro = _capitalise(intro.strip())
-
-    body: list[str] = []
-
-    # A timeline that can be checked against the history, or one that cannot hold.
-    timeline_wrong = False
-    if rng.random() < 0.55:
-        year, count = facts.first_year, facts.n_projects
-        if rng.random() < _propensity(rng, "timeline_wrong", risk):
-            timeline_wrong = True
-            year -= _int(rng, 3, 8)
-            count = int(count * rng.uniform(2.0, 4.0)) + _int(rng, 3, 20)
-        body.append(_expand(rng, _pick(rng, _TIMELINE), year=year, count=count))
-
-    # Specific, checkable claims; some name work the history does not contain.
-    n_specific = min(4, _poisson(rng, 1.9 * math.exp(-0.3 * risk)))
-    off_history = 0
-    implausible = 0
-    off_p = _propensity(rng, "specific_off_history", risk)
-    implausible_p = _propensity(rng, "implausible_numbers", risk)
-    for _ in range(n_specific):
-        wrong = rng.random() < off_p
-        if wrong:
-            off_history += 1
-            other = _pick(rng, _OTHER_DOMAINS[d.name])
-            tech, tech2 = _sample(rng, other.techs, 2)
-            year = facts.first_year - _int(rng, 1, 6)
-        else:
-            pool = facts.project_techs or list(d.techs)
-            tech = _pick(rng, pool)
-            tech2 = _pick(rng, [t for t in d.techs if t != tech])
-            year = _pick(rng, facts.project_years)
-        if rng.random() < implausible_p:
-            implausible += 1
-            pct = _pick(rng, (150, 200, 300, 400, 500, 900, 1000))
-            num = _pick(rng, ("10 million", "50 million", "1 billion", "100 million"))
-        else:
-            pct = _int(rng, 8, 70)
-            num = _pick(rng, ("2,000", "15,000", "40,000", "120,000", "300,000", "800", "5,000"))
-        thing = _pick(rng, facts.project_things or list(d.things))
-        body.append(
-            _expand(
-                rng,
-                _pick(rng, _SPECIFICS),
-                client=_pick(rng, _CLIENTS),
-                thing=thing,
-                a_thing=_article(thing),
-                tech=tech,
-                tech2=tech2,
-                metric=_pick(rng, d.metrics),
-                pct=pct,
-                year=year,
-                period=_period(rng, year, facts.reference_date.year),
-                num=num,
-                volume=_pick(rng, d.volume),
-                weeks=_int(rng, 2, 14),
-                small=_pick(rng, ("three", "four", "five", "six", "several")),
-                rating=_pick(rng, ("4.7", "4.8", "4.9")),
-            )
-        )
-
-    n_superlative = sum(rng.random() < _propensity(rng, "superlative", risk) for _ in range(3))
-    body.extend(
-        _expand(rng, t, role=facts.role) for t in _sample(rng, _SUPERLATIVES, n_superlative)
-    )
-
-    guarantee = rng.random() < _propensity(rng, "guarantee", risk)
-    if guarantee:
-        body.append(_expand(rng, _pick(rng, _GUARANTEES)))
-    disclaimer = rng.random() < _propensity(rng, "guarantee_disclaimer", risk)
-    if disclaimer:
-        body.append(_expand(rng, _pick(rng, _GUARANTEE_DISCLAIMERS)))
-
-    stuffing = rng.random() < _propensity(rng, "keyword_stuffing", risk)
-    if stuffing:
-        pool = list(_ALL_TECHS) + list(_BUZZWORDS)
-        terms = _sample(rng, pool, _int(rng, 14, 32))
-        sep = _pick(rng, (", ", " | ", " / ", " - "))
-        body.append(f"{_pick(rng, _STUFFING_LEADS)}: {sep.join(terms)}.")
-    elif rng.random() < 0.45:
-        tools = facts.project_techs or list(d.techs)
-        body.append(
-            f"{_pick(rng, _SHORT_TOOLS)}: {', '.join(_sample(rng, tools, min(5, len(tools))))}."
-        )
-
-    # Payment and contact: the same share of each class mentions them; only the meaning
-    # of what is said differs, and mostly in sentences whose words are shared.
-    off_platform = False
-    harmless_payment = False
-    if rng.random() < 0.42:
-        off_platform = rng.random() < _propensity(
-            rng, "off_platform_request", risk + 1.6 * takeover
-        )
-        harmless_payment = not off_platform
-        app = _pick(rng, _APPS)
-        if rng.random() < 0.8:
-            template, safe, unsafe = _pick(rng, _PAYMENT_MIRRORS)
-            first, second = (unsafe, safe) if off_platform else (safe, unsafe)
-            sentence = _expand(rng, _expand(rng, template, **{"0": first, "1": second}), app=app)
-        else:
-            pool = _PAYMENT_REQUESTS if off_platform else _PAYMENT_HARMLESS
-            sentence = _expand(rng, _pick(rng, pool), app=app, handle=_handle(rng))
-        body.append(_capitalise(sentence))
-
-    rng.shuffle(body)
-    closing = _expand(rng, _pick(rng, _CLOSINGS)) if rng.random() < 0.7 else ""
-
-    target = _int(rng, *words)
-    count = len(intro.split()) + sum(len(s.split()) for s in body) + len(closing.split())
-    fillers = list(_FILLERS)
-    rng.shuffle(fillers)
-    while count < target:
-        if not fillers:
-            fillers = list(_FILLERS)
-            rng.shuffle(fillers)
-        sentence = _expand(rng, fillers.pop())
-        body.insert(_int(rng, 0, len(body)), sentence)
-        count += len(sentence.split())
-
-    signals.update(
-        years_text_mismatch=float(years_mismatch),
-        timeline_wrong=float(timeline_wrong),
-        n_specific=float(n_specific),
-        specific_off_history=float(off_history > 0),
-        implausible_numbers=float(implausible > 0),
-        n_superlative=float(n_superlative),
-        guarantee=float(guarantee),
-        guarantee_disclaimer=float(disclaimer),
-        keyword_stuffing=float(stuffing),
-        off_platform_request=float(off_platform),
-        harmless_payment_mention=float(harmless_payment),
-    )
-    parts = [intro, *body, closing]
-    if rng.random() < 0.35:
-        paragraphs: list[str] = []
-        step = max(2, len(parts) // 3)
-        for i in range(0, len(parts), step):
-            paragraphs.append(" ".join(p for p in parts[i : i + step] if p))
-        text = "\n\n".join(p for p in paragraphs if p)
-    else:
-        text = " ".join(p for p in parts if p)
-    return text[:MAX_RESUME_CHARS]
-
-
-def _poisson(rng: random.Random, lam: float) -> int:
-    limit, k, p = math.exp(-lam), 0, 1.0
-    while True:
-        p *= rng.random()
-        if p <= limit:
-            return k
-        k += 1
-
-
-# --- One profile ---------------------------------------------------------------------
-
-
 def _iso(start: dt.date, months: float) -> dt.date:
     return start + dt.timedelta(days=round(months * DAYS_PER_MONTH))
 
 
-def _one(
-    index: int, seed: int, reference_date: dt.date, resume_words: tuple[int, int]
-) -> tuple[dict[str, Any], Traits]:
-    rng = random.Random(f"trustq-synthetic:{seed}:{index}")
-    persona = rng.choices(PERSONAS, weights=_PERSONA_WEIGHTS)[0]
-    domain = _pick(rng, DOMAINS)
-    n = _int(rng, *persona.projects)
+@dataclass
+class _History:
+    projects: list[dict[str, Any]]
+    things: list[str]
+    used_techs: list[str]
+    takeover: bool = False
+    early_bumps: bool = False
+    window: int = 0
+    odd_budgets: int = 0
+    fabricated: bool = False
 
-    takeover = n >= _TAKEOVER_MIN_PROJECTS and rng.random() < _TAKEOVER_RATE
-    early_bumps = (
-        not takeover and n >= _EARLY_BUMPS_MIN_PROJECTS and rng.random() < _EARLY_BUMPS_RATE
-    )
-    if takeover:
-        risk = rng.gauss(_TAKEOVER_RISK_MEAN, _TAKEOVER_RISK_SD)
-    else:
-        risk = rng.gauss(0.0, 1.0)
-    logit = _BASE_LOGIT + _RISK_SCALE * risk + _TAKEOVER_LOGIT * takeover
-    p_true = _sigmoid(logit)
-    label = int(rng.random() < p_true)
 
+def _history(
+    rng: random.Random,
+    n: int,
+    style: WorkStyle,
+    persona: Persona,
+    domain: Domain,
+    stack: Sequence[str],
+    risk: float,
+    takeover: bool,
+    early_bumps: bool,
+    tenure_years: float,
+    reference_date: dt.date,
+    handle: str,
+    has_github: bool,
+    portfolio_url: str,
+) -> _History:
+    """The project history on the platform, oldest first."""
+    fabricated = rng.random() < _propensity(rng, "fabricated", risk)
     window = 0
     if takeover or early_bumps:
         window = _int(rng, 3, max(3, min(6, n // 2)))
     in_streak = [(takeover and i >= n - window) or (early_bumps and i < window) for i in range(n)]
     behave = _behaviour(rng, risk)
-    parallel_p = [_STREAK.parallel if s else behave.parallel for s in in_streak]
-    dormant = n - window if takeover and rng.random() < 0.55 else None
-    spans = _timeline(rng, persona, n, parallel_p, dormant)
+    if fabricated:
+        spans = _fabricated_timeline(rng, n)
+    else:
+        parallel_p = [_STREAK.parallel if s else behave.parallel for s in in_streak]
+        dormant = n - window if takeover and rng.random() < 0.55 else None
+        spans = _timeline(rng, n, style.duration_months, tenure_years * 12.0, parallel_p, dormant)
 
     # Career end: most are active now, some went quiet a while ago.
     last_end = max(end for _, end in spans)
     ongoing_last = rng.random() < 0.35
-    quiet = 0.0 if ongoing_last else _pick(rng, (0.0, 0.0, 0.5, 1.0, 2.0, 4.0, 9.0, 18.0))
+    quiet = 0.0 if ongoing_last else _pick(rng, (0.0, 0.0, 0.5, 1.0, 2.0, 4.0, 9.0))
     quiet *= rng.uniform(0.5, 1.0)
-    career_start = reference_date - dt.timedelta(days=round((last_end + quiet) * DAYS_PER_MONTH))
+    first_start = reference_date - dt.timedelta(days=round((last_end + quiet) * DAYS_PER_MONTH))
     last_index = max(range(n), key=lambda i: spans[i][1])
-
-    stack = _sample(rng, domain.techs, _int(rng, 4, min(8, len(domain.techs))))
     takeover_domain = _pick(rng, _OTHER_DOMAINS[domain.name])
-    handle = _handle(rng)
     date_style = _pick(rng, ("end", "end", "duration", "mixed"))
-    has_github = rng.random() < _propensity(rng, "github", risk)
-    portfolio_url = f"https://{handle}.{_pick(rng, ('dev', 'design', 'studio', 'me'))}"
 
-    projects: list[dict[str, Any]] = []
-    things: list[str] = []
-    used_techs: list[str] = []
-    years: list[int] = []
-    odd_budgets = 0
+    out = _History([], [], [], takeover, early_bumps, window, 0, fabricated)
     for i, (start_m, end_m) in enumerate(spans):
         b = _STREAK if in_streak[i] else behave
-        start = _iso(career_start, start_m)
-        end = min(_iso(career_start, end_m), reference_date)
+        start = _iso(first_start, start_m)
+        end = min(_iso(first_start, end_m), reference_date)
         if end <= start:
-            end = min(start + dt.timedelta(days=7), reference_date)
+            end = min(start + dt.timedelta(days=2), reference_date)
         ongoing = ongoing_last and i == last_index
         if not ongoing and ongoing_last and (reference_date - end).days < 20:
             # Work that ran to the very end and was never marked done stays open.
@@ -1195,12 +554,15 @@ def _one(
         months = max((end - start).days, 1) / DAYS_PER_MONTH
 
         cancelled = (not ongoing) and rng.random() < b.cancel
-        disputed = rng.random() < (b.dispute / 3 if ongoing else b.dispute)
+        dispute_p = 0.2 if fabricated else b.dispute
+        disputed = rng.random() < (dispute_p / 3 if ongoing else dispute_p)
         on_time: bool | None = None
         rating: float | None = None
         if not ongoing and not cancelled and rng.random() < 0.9:
             on_time = rng.random() < (b.on_time * (0.6 if disputed else 1.0))
-        if not ongoing and rng.random() < (0.55 if cancelled else 0.9):
+        if fabricated and not ongoing:
+            rating = 5.0  # reviews written by the account itself
+        elif not ongoing and rng.random() < (0.55 if cancelled else 0.9):
             value = rng.gauss(b.rating_mean, 0.35)
             value -= 1.3 * disputed + 0.9 * cancelled + 0.3 * (on_time is False)
             rating = round(min(5.0, max(1.0, value)), 1)
@@ -1222,7 +584,7 @@ def _one(
                 project["end_date"] = end.isoformat()
         if rng.random() < 0.9:
             odd = rng.random() < b.odd_budget
-            odd_budgets += odd
+            out.odd_budgets += odd
             project["budget_usd"] = _budget(rng, persona, months, odd)
         if rating is not None:
             project["client_rating"] = rating
@@ -1236,14 +598,126 @@ def _one(
                 project["link"] = f"{portfolio_url}/work/{slug}"
             else:
                 project["link"] = f"https://github.com/{handle}/{slug}"
-        projects.append(project)
+        out.projects.append(project)
         if not in_streak[i] or not takeover:
-            things.append(thing)
-            used_techs.extend(techs)
-            years.append(start.year)
+            out.things.append(title)
+            out.used_techs.extend(techs)
+    return out
 
-    # Skills: mostly what the history uses; some drop used ones, some stuff the list.
-    used = list(dict.fromkeys(used_techs))
+
+# --- Text signals ----------------------------------------------------------------------
+
+
+def _text_signals(rng: random.Random, risk: float, takeover: bool) -> TextSignals:
+    """What the resume says, decided by the latent risk; the renderer words it."""
+    off_platform: str | None = None
+    disclaimer = platform_mention = False
+    if rng.random() < _PAYMENT_TALK_RATE:
+        # The same share of each class talks about payment or contact; what is said differs.
+        if rng.random() < _propensity(rng, "off_platform_request", risk + 1.6 * takeover):
+            off_platform = "payment" if rng.random() < 0.6 else "contact"
+        else:
+            platform_mention = True
+    disclaimer = rng.random() < _propensity(rng, "disclaimer", risk)
+    return TextSignals(
+        off_platform=off_platform,
+        contact_details=rng.random() < _propensity(rng, "contact_details", risk),
+        outcome_guarantee=rng.random() < _propensity(rng, "outcome_guarantee", risk),
+        honest_guarantee=rng.random() < _HONEST_GUARANTEE_RATE,
+        disclaimer=disclaimer,
+        platform_mention=platform_mention,
+        superlatives=sum(rng.random() < _propensity(rng, "superlative", risk) for _ in range(4)),
+        keyword_stuffing=rng.random() < _propensity(rng, "keyword_stuffing", risk),
+        implausible_numbers=rng.random() < _propensity(rng, "implausible_numbers", risk),
+        specific_claims=min(6, _poisson(rng, 2.5 * math.exp(-0.3 * risk))),
+        timeline_wrong=rng.random() < _propensity(rng, "timeline_wrong", risk),
+    )
+
+
+def _poisson(rng: random.Random, lam: float) -> int:
+    limit, k, p = math.exp(-lam), 0, 1.0
+    while True:
+        p *= rng.random()
+        if p <= limit:
+            return k
+        k += 1
+
+
+# --- One profile ---------------------------------------------------------------------
+
+
+def _weighted(rng: random.Random, weights: dict[str, float]) -> str:
+    r = rng.random() * sum(weights.values())
+    for key, weight in weights.items():
+        r -= weight
+        if r < 0:
+            return key
+    return key
+
+
+def _one(
+    index: int, seed: int, reference_date: dt.date, resume_words: tuple[int, int] | None
+) -> tuple[dict[str, Any], Traits]:
+    rng = random.Random(f"trustq-synthetic:{seed}:{index}")
+    persona = rng.choices(PERSONAS, weights=_PERSONA_WEIGHTS)[0]
+    domain = _pick(rng, DOMAINS)
+    history = _weighted(rng, HISTORY_SHARES)
+    career_years = rng.uniform(*persona.career_years)
+    style = rng.choices(WORK_STYLES, weights=_WORK_STYLE_WEIGHTS)[0]
+    if history == "none":
+        n = 0
+    elif history == "short":
+        n = _int(rng, *SHORT_PROJECTS)
+    else:
+        n = _int(rng, *style.projects)
+
+    takeover = history == "full" and rng.random() < _TAKEOVER_RATE
+    early_bumps = history == "full" and not takeover and rng.random() < _EARLY_BUMPS_RATE
+    if takeover:
+        risk = rng.gauss(_TAKEOVER_RISK_MEAN, _TAKEOVER_RISK_SD)
+    else:
+        risk = rng.gauss(_HISTORY_RISK_MEAN[history], 1.0)
+    logit = _BASE_LOGIT + _RISK_SCALE * risk + _TAKEOVER_LOGIT * takeover
+    p_true = _sigmoid(logit)
+    label = int(rng.random() < p_true)
+
+    stack = _sample(rng, domain.techs, _int(rng, 4, min(8, len(domain.techs))))
+    handle = _handle(rng)
+    has_github = rng.random() < _propensity(rng, "github", risk)
+    portfolio_url = f"https://{handle}.{_pick(rng, ('dev', 'design', 'studio', 'me'))}"
+
+    signals: dict[str, float] = {}
+    projects: list[dict[str, Any]] = []
+    used_techs: list[str] = []
+    titles: list[tuple[str, int]] = []
+    if n:
+        # Time on the platform: a short history is recent; a full one up to eight years,
+        # never longer than the career.
+        if history == "short":
+            tenure = rng.uniform(0.2, 2.0)
+        else:
+            tenure = rng.uniform(0.5, 8.0)
+        tenure = min(tenure, max(career_years, 0.3))
+        made = _history(
+            rng, n, style, persona, domain, stack, risk, takeover, early_bumps,
+            tenure, reference_date, handle, has_github, portfolio_url,
+        )  # fmt: skip
+        projects, used_techs = made.projects, made.used_techs
+        titles = [
+            (title, dt.date.fromisoformat(p["start_date"]).year)
+            for title, p in zip(made.things, made.projects, strict=False)
+        ]
+        window, takeover, early_bumps = made.window, made.takeover, made.early_bumps
+        signals["odd_budget_share"] = made.odd_budgets / n
+        signals["fabricated"] = float(made.fabricated)
+    else:
+        window = 0
+        signals["odd_budget_share"] = 0.0
+        signals["fabricated"] = 0.0
+
+    # Skills: mostly what the history (or the stack) uses; some drop used ones, some stuff
+    # the list.
+    used = list(dict.fromkeys(used_techs)) or list(stack)
     keep_p = 1.0 - _propensity(rng, "skill_dropped", risk)
     skills = [t for t in used if rng.random() < keep_p]
     spare = [t for t in domain.techs if t not in skills]
@@ -1256,7 +730,7 @@ def _one(
     if not skills:
         skills = [_pick(rng, domain.techs)]
 
-    # Claims: the level and the years, which sometimes outrun the history.
+    # Claims: the level and the career years, which sometimes outrun the career.
     level_index = _LEVELS.index(persona.name)
     level_up = rng.random() < _propensity(rng, "level_overclaim", risk)
     if level_up:
@@ -1264,51 +738,85 @@ def _one(
     elif rng.random() < 0.1:
         level_index += _pick(rng, (-1, 1))
     claimed_level = _LEVELS[min(3, max(0, level_index))]
-
-    first_start = min(dt.date.fromisoformat(p["start_date"]) for p in projects)
-    span_years = (reference_date - first_start).days / 365.25
     years_inflated = rng.random() < _propensity(rng, "years_inflated", risk)
     claimed_years: float | None
     if rng.random() < 0.15:
         claimed_years = None
     else:
-        claimed = span_years
-        if rng.random() < 0.35:
-            claimed += rng.uniform(0.5, 6.0)  # experience from before the platform
+        claimed = career_years
         if years_inflated:
             claimed = claimed * rng.uniform(1.5, 3.0) + rng.uniform(2.0, 8.0)
-        claimed_years = float(min(80.0, max(0.0, round(claimed * 2) / 2)))
+        claimed_years = float(min(60.0, max(0.0, round(claimed * 2) / 2)))
+    # The resume states the claim, or more than the claim.
+    years_mismatch = rng.random() < _propensity(rng, "years_text_mismatch", risk)
+    stated = claimed_years if rng.random() < 0.7 else None
+    if years_mismatch:
+        stated = (claimed_years or career_years) + rng.uniform(3.0, 10.0)
 
-    signals: dict[str, float] = {
-        "level_overclaim": float(level_up),
-        "years_inflated": float(years_inflated and claimed_years is not None),
-        "skill_stuffing": float(skill_stuffing),
-        "odd_budget_share": odd_budgets / n,
-    }
-    facts = _ResumeFacts(
-        domain=domain,
-        claimed_level=claimed_level,
+    text = _text_signals(rng, risk, takeover)
+    language = _weighted(rng, LANGUAGE_SHARES)
+    if resume_words is None:
+        words = BLURB_WORDS if rng.random() < BLURB_SHARE else RESUME_WORDS
+    else:
+        words = resume_words
+    facts = ResumeFacts(
+        language=language,
         role=_pick(rng, domain.roles),
-        stated_years=claimed_years,
-        first_year=first_start.year,
-        n_projects=n,
-        project_techs=used or list(stack),
-        project_things=things or list(domain.things),
-        project_years=years or [first_start.year],
+        level=claimed_level,
+        stated_years=None if stated is None else round(stated, 1),
+        career_start_year=reference_date.year - max(0, round(career_years)),
         reference_date=reference_date,
+        techs=tuple(skills if not skill_stuffing else used[:10] or stack),
+        things=domain.things,
+        metrics=domain.metrics,
+        platform_projects=tuple(titles[-8:]),
+        name=_capitalise(_pick(rng, _SYLLABLES) + _pick(rng, _SYLLABLES)),
+        city=_pick(rng, _CITIES),
+        handle=handle,
     )
-    resume = _resume(rng, facts, risk, takeover, resume_words, signals)
+    resume = render(rng, facts, text, words)
 
     links: dict[str, str] = {}
     if has_github and domain.name != "design":
         links["github"] = f"https://github.com/{handle}"
     has_linkedin = rng.random() < _propensity(rng, "linkedin", risk)
-    signals["github_link"] = float("github" in links)
-    signals["linkedin_link"] = float(has_linkedin)
     if has_linkedin:
         links["linkedin"] = f"https://www.linkedin.com/in/{handle}-{_int(rng, 100, 999)}"
     if rng.random() < (0.7 if domain.name == "design" else 0.3):
         links["portfolio"] = portfolio_url
+    lookalike = rng.random() < _propensity(rng, "lookalike_link", risk)
+    if lookalike:
+        host = _pick(rng, ("github.com.dev-hub.io", "githubb.com", "linkedin-profiles.net"))
+        key = "linkedin" if "linkedin" in host else "github"
+        links[key] = f"https://{host}/{handle}"
+    mismatch = rng.random() < _propensity(rng, "identity_mismatch", risk)
+    if mismatch and "github" in links and not lookalike:
+        other = _handle(rng)
+        links["linkedin"] = f"https://www.linkedin.com/in/{other}-{_int(rng, 100, 999)}"
+
+    signals.update(
+        level_overclaim=float(level_up),
+        years_inflated=float(years_inflated and claimed_years is not None),
+        years_text_mismatch=float(years_mismatch),
+        skill_stuffing=float(skill_stuffing),
+        github_link=float("github" in links),
+        linkedin_link=float("linkedin" in links),
+        lookalike_link=float(lookalike),
+        identity_mismatch=float(mismatch),
+        off_platform_request=float(text.off_platform is not None),
+        off_platform_payment=float(text.off_platform == "payment"),
+        harmless_payment_mention=float(text.platform_mention),
+        contact_details=float(text.contact_details),
+        outcome_guarantee=float(text.outcome_guarantee),
+        honest_guarantee=float(text.honest_guarantee),
+        guarantee_disclaimer=float(text.disclaimer),
+        n_superlative=float(text.superlatives),
+        keyword_stuffing=float(text.keyword_stuffing),
+        implausible_numbers=float(text.implausible_numbers),
+        n_specific=float(text.specific_claims),
+        timeline_wrong=float(text.timeline_wrong),
+        non_english=float(language != "en"),
+    )
 
     if rng.random() < 0.5:
         projects.reverse()  # profile pages often list the newest work first
@@ -1328,6 +836,7 @@ def _one(
         del record["claimed_years_experience"]
     traits = Traits(
         persona=persona.name,
+        history=history,
         risk=risk,
         takeover=takeover,
         early_bumps=early_bumps,
@@ -1347,18 +856,17 @@ def generate_with_traits(
     seed: int = 0,
     *,
     reference_date: dt.date = REFERENCE_DATE,
-    resume_words: tuple[int, int] = (60, 260),
+    resume_words: tuple[int, int] | None = None,
 ) -> tuple[list[dict[str, Any]], list[Traits]]:
     """Like :func:`generate`, plus the hidden traits of each profile (for analysis only)."""
     if n < 0:
         raise ValueError("n must not be negative")
-    lo, hi = resume_words
-    if not 1 <= lo <= hi:
+    if resume_words is not None and not 1 <= resume_words[0] <= resume_words[1]:
         raise ValueError("resume_words must be (low, high) with 1 <= low <= high")
     records: list[dict[str, Any]] = []
     traits: list[Traits] = []
     for i in range(n):
-        record, trait = _one(i, seed, reference_date, (lo, hi))
+        record, trait = _one(i, seed, reference_date, resume_words)
         records.append(record)
         traits.append(trait)
     return records, traits
@@ -1369,7 +877,7 @@ def generate(
     seed: int = 0,
     *,
     reference_date: dt.date = REFERENCE_DATE,
-    resume_words: tuple[int, int] = (60, 260),
+    resume_words: tuple[int, int] | None = None,
 ) -> list[dict[str, Any]]:
     """Generate ``n`` labelled profiles, reproducibly from ``seed``.
 
@@ -1378,6 +886,8 @@ def generate(
     probability that ``label == 1`` from which the label was drawn. Dates are ISO
     strings and no project date lies after ``reference_date``. Profile ``i`` depends
     only on ``(seed, i)``, so a smaller ``n`` gives a prefix of a larger one.
+    ``resume_words``: the resume length range in words; by default most resumes are
+    300-2,000 words and a share are short profile blurbs.
     """
     return generate_with_traits(n, seed, reference_date=reference_date, resume_words=resume_words)[
         0

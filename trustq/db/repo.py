@@ -397,11 +397,11 @@ def find_verdicts(
 
 
 def review_queue(session: Session, *, limit: int = 100) -> list[VerdictRow]:
-    """MEDIUM verdicts whose submission has no label yet, oldest first."""
+    """Verdicts that recommend a review and whose submission has no label yet, oldest first."""
     undecided = ~select(Label.id).where(Label.submission_id == Verdict.submission_id).exists()
     stmt = (
         _verdict_query()
-        .where(Verdict.risk_level == "MEDIUM", undecided)
+        .where(Verdict.recommendation == "review", undecided)
         .order_by(Verdict.created_at.asc(), Verdict.id.asc())
         .limit(limit)
     )

@@ -199,6 +199,7 @@ class Verdict(Base):
         CheckConstraint("trust_score >= 0 AND trust_score <= 100", name="score_range"),
         CheckConstraint("p_risk >= 0 AND p_risk <= 1", name="p_risk_range"),
         Index("ix_verdicts_risk_created", "risk_level", "created_at"),
+        Index("ix_verdicts_recommendation_created", "recommendation", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -227,6 +228,15 @@ class Verdict(Base):
     breakdown: Mapped[dict[str, Any]] = mapped_column(
         JSONDoc, default=dict, server_default=text("'{}'")
     )
+    # The history on the platform (none, short, full), what about the input the model cannot
+    # read well, the sentence for support staff, and the share of risky traffic p_risk was
+    # corrected to. Verdicts written before these existed hold NULL (unknown).
+    history: Mapped[str | None] = mapped_column(String(8))
+    notices: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONDoc, default=list, server_default=text("'[]'")
+    )
+    summary: Mapped[str | None] = mapped_column(Text)
+    base_rate: Mapped[float | None] = mapped_column(Float)
 
 
 class Embedding(Base):

@@ -12,8 +12,8 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from trustq.models.features import MAX_STEPS, STEP_FEATURES
-from trustq.models.indicators import INDICATOR_NAMES
 from trustq.models.network import TrustNet
+from trustq.models.profile_features import PROFILE_FEATURES
 
 META_KEY = "trustq"
 FORMAT_VERSION = 1
@@ -51,7 +51,7 @@ def serialise(model: TrustNet, meta: dict[str, Any]) -> bytes:
         "net": model.config(),
         "step_features": list(STEP_FEATURES),
         "max_steps": MAX_STEPS,
-        "indicator_names": list(INDICATOR_NAMES),
+        "indicator_names": list(PROFILE_FEATURES),
     }
     try:
         text = json.dumps(full, sort_keys=True, allow_nan=False)

@@ -8,12 +8,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from trustq.models.indicators import (
-    INDICATOR_NAMES,
-    compute_indicators,
-    normalise_indicators,
-    tech_consistency,
-)
+from trustq.models.indicators import INDICATOR_NAMES, compute_indicators, tech_consistency
+from trustq.models.profile_features import claims_and_flags, profile_vector
+from trustq.rules.checks import evaluate_flags
 from trustq.schemas import OVERLAP_GRACE_DAYS, Profile, Project
 
 STEP_FEATURES: tuple[str, ...] = (
@@ -186,5 +183,6 @@ def leave_one_out(
 
 
 def profile_features(profile: Profile, as_of: dt.date) -> tuple[np.ndarray, np.ndarray]:
-    """The step array and the normalised indicators of one profile."""
-    return project_steps(profile, as_of), normalise_indicators(compute_indicators(profile, as_of))
+    """The step array and the profile vector (indicators, claims, flags) of one profile."""
+    static = claims_and_flags(profile, evaluate_flags(profile, as_of))
+    return project_steps(profile, as_of), profile_vector(compute_indicators(profile, as_of), static)

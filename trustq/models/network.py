@@ -7,6 +7,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from trustq.models.profile_features import PROFILE_FEATURES
+
 TEXT_PROJECTION = 64
 HEAD_HIDDEN = 64
 
@@ -18,7 +20,7 @@ class TrustNet(nn.Module):
         self,
         embed_dim: int,
         step_dim: int,
-        n_indicators: int = 6,
+        n_indicators: int = len(PROFILE_FEATURES),
         *,
         hidden: tuple[int, ...] | list[int] = (256, 128, 64),
         dropout: float = 0.4,

@@ -22,6 +22,7 @@ one pass of the network's head over all sentence variants.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -32,11 +33,15 @@ import torch
 
 from trustq.models.encoder import Encoder, TokenSums
 from trustq.models.scorer import Features, Scorer
+from trustq.rules.checks import evaluate_flags
 from trustq.schemas import Profile, Project
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 MAX_SENTENCES = 40
 MAX_PROJECTS = 100
+# A part is a reason when it moves p(risky) by half a point, or the odds by a tenth.
+MIN_EFFECT = 0.005
+MIN_ODDS_EFFECT = 0.1
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,9 @@ class Reason:
     effect: float  # change in p(risky) this part causes; > 0 raises the risk
     text: str  # a sentence a reviewer reads
     evidence: dict[str, Any]
+    # The same change in log-odds: it does not shrink with the base rate, so a part that
+    # multiplies the odds matters just as much when p(risky) is 2% as when it is 40%.
+    odds_effect: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -98,7 +106,8 @@ def explain(
 
     With ``encoder`` None the resume sentences are not examined (no encoder passes).
     """
-    item = ToExplain(profile, p_risk, embedding, scorer.prepare(profile, as_of))
+    features = scorer.prepare(profile, as_of, evaluate_flags(profile, as_of))
+    item = ToExplain(profile, p_risk, embedding, features)
     if encoder is not None:
         item.sentences, spans = sentence_spans(profile.text)
         _, [item.token_sums] = encoder.encode_with_spans([profile.text], [spans])
@@ -117,8 +126,19 @@ def explain_many(
     out = []
     for reasons in found:
         reasons.sort(key=lambda r: -abs(r.effect))
-        out.append([r for r in reasons[:top] if abs(r.effect) >= 0.005])
+        out.append(
+            [
+                r
+                for r in reasons[:top]
+                if abs(r.effect) >= MIN_EFFECT or abs(r.odds_effect) >= MIN_ODDS_EFFECT
+            ]
+        )
     return out
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-9), 1 - 1e-9)
+    return math.log(p / (1 - p))
 
 
 def _strongest(effects: Sequence[float], top: int) -> list[int]:
@@ -150,14 +170,18 @@ def _project_reasons(
     out = []
     row = 0
     for i, ordered, candidates in plans:
-        effects = [items[i].p_risk - float(p) for p in probs[row : row + len(candidates)]]
+        without = [float(p) for p in probs[row : row + len(candidates)]]
+        effects = [items[i].p_risk - p for p in without]
         row += len(candidates)
         kept = _strongest(effects, top)
-        out.append((i, [_project_reason(ordered, candidates[j], effects[j]) for j in kept]))
+        odds = [_logit(items[i].p_risk) - _logit(without[j]) for j in range(len(without))]
+        out.append(
+            (i, [_project_reason(ordered, candidates[j], effects[j], odds[j]) for j in kept])
+        )
     return out
 
 
-def _project_reason(ordered: list[Project], i: int, effect: float) -> Reason:
+def _project_reason(ordered: list[Project], i: int, effect: float, odds: float) -> Reason:
     project = ordered[i]
     traits = [
         name
@@ -183,6 +207,7 @@ def _project_reason(ordered: list[Project], i: int, effect: float) -> Reason:
             "title": project.title,
             "start": str(project.start_date),
         },
+        odds_effect=round(odds, 4),
     )
 
 
@@ -228,6 +253,7 @@ def _sentence_reasons(
                     f"{'raises' if effect > 0 else 'lowers'} "
                     f"the risk by {abs(effect) * 100:.1f} points",
                     evidence={"sentence_index": k, "sentence": sentences[k][:500]},
+                    odds_effect=round(_logit(with_all) - _logit(float(probs[row + 1 + k])), 4),
                 )
             )
         row += 1 + n

@@ -178,8 +178,112 @@ def build_results(run: RunEvaluation, extra: Mapping[str, Any] | None = None) ->
         if run.ceiling is not None:
             scores[CEILING] = run.ceiling
         results["slices"] = slice_roc_auc(y, scores, run.slices)
+    results["band_shares"] = band_shares(y, run.test_probs)
     results.update(extra or {})
     return results
+
+
+# Shares of risky traffic a marketplace may see, and shares of traffic its analysts may
+# be able to review: the band-share table is computed for each.
+BASE_RATES = (0.01, 0.03, 0.10)
+REVIEW_SHARES = (0.005, 0.01, 0.02, 0.05, 0.10)
+DEFAULT_BAND_SCORES = (80.0, 55.0)  # LOW at or above the first, MEDIUM at or above the second
+
+
+def band_shares(
+    labels: np.ndarray,
+    probs: np.ndarray,
+    *,
+    base_rates: Sequence[float] = BASE_RATES,
+    band_scores: tuple[float, float] = DEFAULT_BAND_SCORES,
+) -> dict[str, Any]:
+    """What each band would hold at each base rate, read off the test rows.
+
+    The calibrated probabilities are moved to the base rate by the prior-shift correction
+    the workers apply, and the rows are reweighted so that risky ones make up the base
+    rate. Per band: its share of traffic, the share of risky profiles within it, and the
+    share of all risky profiles it holds. ``capacity``: for a share of traffic analysts
+    can review, the MEDIUM threshold (trust score) that fills it, riskiest first, and the
+    share of risky profiles that review then sees. The model's bands only: rules that act
+    on flags move some profiles further.
+    """
+    y = np.asarray(labels, dtype=np.int64)
+    p = np.clip(np.asarray(probs, dtype=np.float64), 1e-9, 1 - 1e-9)
+    share = float(y.mean())
+    if not 0 < share < 1:
+        return {}
+    low_score, medium_score = band_scores
+    out: dict[str, Any] = {"band_scores": list(band_scores), "test_risky_share": share}
+    for rate in base_rates:
+        offset = math.log(rate / (1 - rate)) - math.log(share / (1 - share))
+        shifted = _sigmoid(np.log(p / (1 - p)) + offset)
+        score = 100.0 * (1.0 - shifted)
+        weight = np.where(y == 1, rate / share, (1 - rate) / (1 - share))
+        weight /= weight.sum()
+        risky_weight = weight * (y == 1)
+        masks = {
+            "LOW": score >= low_score,
+            "MEDIUM": (score >= medium_score) & (score < low_score),
+            "HIGH": score < medium_score,
+        }
+        bands = {}
+        for band, mask in masks.items():
+            traffic = float(weight[mask].sum())
+            risky = float(risky_weight[mask].sum())
+            bands[band] = {
+                "traffic_share": traffic,
+                "risky_within": risky / traffic if traffic > 0 else None,
+                "risky_held": risky / float(risky_weight.sum()),
+            }
+        order = np.argsort(score, kind="stable")  # riskiest first
+        cumulative = np.cumsum(weight[order])
+        caught = np.cumsum(risky_weight[order]) / float(risky_weight.sum())
+        capacity = []
+        for review in REVIEW_SHARES:
+            k = min(int(np.searchsorted(cumulative, review)), len(order) - 1)
+            capacity.append(
+                {
+                    "review_share": review,
+                    "medium_min_score": round(float(score[order][k]), 1),
+                    "risky_caught": float(caught[k]),
+                }
+            )
+        out[f"{rate:g}"] = {"bands": bands, "capacity": capacity}
+    return out
+
+
+def band_shares_table(shares: Mapping[str, Any]) -> str:
+    """The band-share table in Markdown: per base rate, each band's share of traffic."""
+    rates = [k for k in shares if k not in ("band_scores", "test_risky_share")]
+    lines = [
+        "| Base rate | LOW share | MEDIUM share | HIGH share | risky in HIGH | "
+        "risky held by MEDIUM + HIGH |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for rate in rates:
+        b = shares[rate]["bands"]
+        held = b["MEDIUM"]["risky_held"] + b["HIGH"]["risky_held"]
+        within = b["HIGH"]["risky_within"]
+        lines.append(
+            f"| {float(rate):.0%} | {b['LOW']['traffic_share']:.1%} | "
+            f"{b['MEDIUM']['traffic_share']:.1%} | {b['HIGH']['traffic_share']:.1%} | "
+            f"{'-' if within is None else f'{within:.0%}'} | {held:.0%} |"
+        )
+    return "\n".join(lines)
+
+
+def capacity_table(shares: Mapping[str, Any], rate: str) -> str:
+    """For one base rate: the MEDIUM threshold that fills a given review capacity."""
+    lines = [
+        "| Analysts review | MEDIUM below trust score | risky profiles they see |",
+        "| --- | --- | --- |",
+    ]
+    for row in shares[rate]["capacity"]:
+        lines.append(
+            f"| {row['review_share']:.1%} of traffic | {row['medium_min_score']:.1f} | "
+            f"{row['risky_caught']:.0%} |"
+        )
+    return "\n".join(lines)
 
 
 def _comparison(results: Mapping[str, Any]) -> dict[str, Any]:
@@ -501,6 +605,15 @@ def model_card(results: Mapping[str, Any], info: Mapping[str, Any]) -> str:
     lines.append(ece_line)
     if results.get("slices"):
         lines += ["", "## Slices (test ROC-AUC)", "", slices_table(results["slices"])]
+    if results.get("band_shares"):
+        lines += [
+            "",
+            "## Band shares at real base rates",
+            "",
+            "The model's bands (before rules) on the test split, moved to each base rate:",
+            "",
+            band_shares_table(results["band_shares"]),
+        ]
     if timings:
         lines += ["", "## Time", ""]
         lines += [f"- {name.replace('_', ' ')}: {value:.1f}" for name, value in timings.items()]

@@ -12,9 +12,13 @@ import torch
 
 from trustq.models.breakdown import MASKS
 from trustq.models.features import MAX_STEPS, STEP_FEATURES, leave_one_out, project_steps
-from trustq.models.indicators import INDICATOR_NAMES, compute_indicators, normalise_indicators
+from trustq.models.indicators import compute_indicators
 from trustq.models.network import TrustNet
+from trustq.models.profile_features import PROFILE_FEATURES, claims_and_flags, profile_vector
 from trustq.models.training import Calibration
+from trustq.rules.checks import evaluate_flags
+from trustq.rules.flags import Flag
+from trustq.rules.inputs import LengthRange
 from trustq.schemas import Profile
 
 # Rows per LSTM pass: few distinct shapes on a CPU (see sequence_features), large on a GPU.
@@ -24,11 +28,13 @@ CUDA_LSTM_ROWS = 8192
 
 @dataclass(frozen=True)
 class Features:
-    """A profile's model inputs besides the resume: project steps and indicators."""
+    """A profile's model inputs besides the resume: project steps and the profile vector
+    (``indicators``: the indicators, the claims and the flags; see profile_features)."""
 
     steps: np.ndarray
     raw_indicators: dict[str, float]
     indicators: np.ndarray
+    static: np.ndarray  # the claims and flags part, the same for every variant of a profile
 
 
 @dataclass
@@ -40,21 +46,51 @@ class Score:
 
 
 class Scorer:
-    """Scores profiles with one model; the caller supplies the resume embeddings."""
+    """Scores profiles with one model; the caller supplies the resume embeddings.
 
-    def __init__(self, model: TrustNet, meta: dict[str, Any], *, version: str) -> None:
+    ``base_rate``: the share of risky profiles in the traffic scored. The calibrated
+    probability speaks of the training set's share; with a base rate it is moved to that
+    share by the prior-shift correction of its odds, ``logit p' = logit p + logit(base_rate)
+    - logit(training share)``, an offset that keeps the ranking. None keeps the training
+    share (evaluation on data drawn like the training set).
+    """
+
+    def __init__(
+        self,
+        model: TrustNet,
+        meta: dict[str, Any],
+        *,
+        version: str,
+        base_rate: float | None = None,
+    ) -> None:
         # An artifact built with other features would score silently wrong, as the original
         # did when serving scaled its inputs differently from training; refuse it instead.
         if tuple(meta.get("step_features", ())) != STEP_FEATURES:
             raise ValueError(f"model {version} was trained on other step features")
-        if tuple(meta.get("indicator_names", ())) != INDICATOR_NAMES:
-            raise ValueError(f"model {version} was trained on other indicators")
+        if tuple(meta.get("indicator_names", ())) != PROFILE_FEATURES:
+            raise ValueError(
+                f"model {version} was trained on other profile features; retrain it with this "
+                "version of trustq"
+            )
         if meta.get("max_steps", MAX_STEPS) != MAX_STEPS:
             raise ValueError(f"model {version} was trained on another sequence length")
         try:
-            self.calibration = Calibration.from_meta(meta)
-        except ValueError as exc:
-            raise ValueError(f"model {version} has no valid calibration: {exc}") from exc
+            calibration = Calibration.from_meta(meta)
+            self.training_share = float(meta["training_risky_share"])
+            self.length_range = LengthRange.from_meta(meta.get("resume_tokens"))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(
+                f"model {version} has no valid calibration, training share or resume length "
+                f"range: {exc}; retrain it with this version of trustq"
+            ) from exc
+        if not 0 < self.training_share < 1:
+            raise ValueError(f"model {version}: training risky share {self.training_share}")
+        self.base_rate = base_rate
+        self.calibration = (
+            calibration
+            if base_rate is None
+            else calibration.shifted(self.training_share, base_rate)
+        )
         self.model = model.eval()
         self.device = torch.device("cpu")
         self.dtype = torch.float32
@@ -73,9 +109,14 @@ class Scorer:
             ) from exc
 
     def score(
-        self, profiles: Sequence[Profile], embeddings: np.ndarray, as_of: dt.date
+        self,
+        profiles: Sequence[Profile],
+        embeddings: np.ndarray,
+        as_of: dt.date,
+        flags: Sequence[Sequence[Flag]] | None = None,
     ) -> list[Score]:
-        """One calibrated score per profile, in order, from a single batched forward pass."""
+        """One calibrated score per profile, in order, from a single batched forward pass.
+        ``flags``: each profile's rule flags, when the caller has them already."""
         emb = np.asarray(embeddings, dtype=np.float32)
         if emb.ndim != 2 or emb.shape[1] != self.embed_dim:
             raise ValueError(
@@ -89,33 +130,37 @@ class Scorer:
         if not profiles:
             return []
 
-        prepared = [self.prepare(p, as_of) for p in profiles]
+        if flags is None:
+            flags = [evaluate_flags(p, as_of) for p in profiles]
+        prepared = [self.prepare(p, as_of, f) for p, f in zip(profiles, flags, strict=True)]
         probs, _ = self.score_prepared(prepared, emb)
         return [
             Score(p_risk=float(pi), indicators=f.raw_indicators)
             for pi, f in zip(probs, prepared, strict=True)
         ]
 
-    def prepare(self, profile: Profile, as_of: dt.date) -> Features:
-        """The model inputs of ``profile`` other than its resume embedding."""
+    def prepare(self, profile: Profile, as_of: dt.date, flags: Sequence[Flag]) -> Features:
+        """The model inputs of ``profile`` other than its resume embedding; ``flags`` are its
+        rule flags (:func:`trustq.rules.checks.evaluate_flags`)."""
         raw = compute_indicators(profile, as_of)
-        return Features(project_steps(profile, as_of), raw, normalise_indicators(raw))
+        static = claims_and_flags(profile, flags)
+        return Features(project_steps(profile, as_of), raw, profile_vector(raw, static), static)
 
     def prepare_without(
         self,
         profile: Profile,
         as_of: dt.date,
         candidates: Sequence[int],
-        features: Features | None = None,
+        features: Features,
     ) -> list[Features]:
         """:meth:`prepare` of the profile without project ``k`` (a position in its time
-        order), for each ``k`` in ``candidates``: the same inputs, computed together.
-        ``features``, the profile's own (from :meth:`prepare`), saves computing its
-        projects' features again."""
-        steps = features.steps if features is not None else None
+        order), for each ``k`` in ``candidates``: the same inputs, computed together from
+        ``features``, the profile's own (from :meth:`prepare`). The claims and the flags
+        stay those of the whole profile: a reason is the project's effect through the
+        history the model reads."""
         return [
-            Features(variant, raw, normalise_indicators(raw))
-            for variant, raw in leave_one_out(profile, as_of, candidates, steps)
+            Features(variant, raw, profile_vector(raw, features.static), features.static)
+            for variant, raw in leave_one_out(profile, as_of, candidates, features.steps)
         ]
 
     def score_prepared(
@@ -228,8 +273,8 @@ class Scorer:
         """Calibrated P(risky) for every combination of the profile's real inputs and the
         training reference, per group (text, sequence, indicators), in one forward pass."""
         ref = self.reference
-        real_steps = project_steps(profile, as_of)
-        real_ind = normalise_indicators(compute_indicators(profile, as_of))
+        real = self.prepare(profile, as_of, evaluate_flags(profile, as_of))
+        real_steps, real_ind = real.steps, real.indicators
         emb, steps, ind = [], [], []
         for text, sequence, indicators in MASKS:
             emb.append(np.asarray(embedding, np.float32) if text else ref.embedding)
@@ -287,8 +332,8 @@ class Reference:
             raise ValueError(f"reference embedding has shape {embedding.shape}")
         if step.shape != (len(STEP_FEATURES),) or not 1 <= length <= MAX_STEPS:
             raise ValueError("reference step or length does not fit the step features")
-        if indicators.shape != (len(INDICATOR_NAMES),):
-            raise ValueError("reference indicators do not fit the indicators")
+        if indicators.shape != (len(PROFILE_FEATURES),):
+            raise ValueError("reference profile vector does not fit the profile features")
         for name, arr in (("embedding", embedding), ("step", step), ("indicators", indicators)):
             if not np.isfinite(arr).all():
                 raise ValueError(f"reference {name} is not finite")

@@ -27,8 +27,8 @@ from torch import nn
 from tqdm import tqdm
 
 from trustq.models.features import STEP_FEATURES, profile_features
-from trustq.models.indicators import INDICATOR_NAMES
 from trustq.models.network import TrustNet
+from trustq.models.profile_features import PROFILE_FEATURES
 from trustq.schemas import Profile
 
 CLASS_NAMES = ("trustworthy", "risky")
@@ -72,7 +72,7 @@ def build_dataset(
     if y.size and not np.isin(y, (0, 1)).all():
         raise ValueError("labels must be 0 (trustworthy) or 1 (risky)")
     steps: list[np.ndarray] = []
-    indicators = np.zeros((len(profiles), len(INDICATOR_NAMES)), dtype=np.float32)
+    indicators = np.zeros((len(profiles), len(PROFILE_FEATURES)), dtype=np.float32)
     dates = dates_of(as_of, len(profiles))
     for i, profile in enumerate(profiles):
         steps_i, indicators[i] = profile_features(profile, dates[i])
@@ -200,6 +200,15 @@ class Calibration:
 
     def proba(self, logits: np.ndarray | Sequence[float]) -> np.ndarray:
         return expit(self.logits(logits))
+
+    def shifted(self, from_share: float, to_share: float) -> Calibration:
+        """The same calibration for traffic with ``to_share`` risky instead of
+        ``from_share``: Bayes' rule moves the odds by the ratio of the priors' odds."""
+        for share in (from_share, to_share):
+            if not 0 < share < 1:
+                raise ValueError(f"a risky share must lie strictly between 0 and 1, not {share}")
+        offset = math.log(to_share / (1 - to_share)) - math.log(from_share / (1 - from_share))
+        return Calibration("platt", self.a, self.b + offset)
 
 
 @dataclass

@@ -71,6 +71,18 @@ FLAG_CODES: tuple[str, ...] = (
     "keyword_stuffing",
     "near_duplicate_resume",
 )
+# Flags of one family read the same evidence, so two of them are not two independent
+# signs (rules count "high flags of unrelated kinds" by family). Codes not listed here
+# are each a family of their own.
+FLAG_FAMILIES: dict[str, str] = {
+    "off_platform_request": "contact",
+    "contact_details": "contact",
+    "experience_mismatch": "claimed_years",
+    "resume_years_inflated": "claimed_years",
+    "link_malformed": "links",
+    "link_wrong_site": "links",
+    "link_identity_mismatch": "links",
+}
 # Raised by the scoring task, which looks other resumes up in the database; listed here
 # so that rules can name it and the flag features have a slot for it.
 NEAR_DUPLICATE_CODE = "near_duplicate_resume"

@@ -29,8 +29,8 @@ LEVEL_MIN_YEARS: dict[ExperienceLevel, float] = {
 # second, high. A mid with 1.5 years is a rounding matter, an expert with 2 years is not.
 LEVEL_SHORTFALL = (0.6, 0.3)
 # Projects running at the same moment: medium, high. A freelancer with a few retainers
-# and some small gigs rarely has more than five at once.
-SIMULTANEOUS_PROJECTS = (8, 12)
+# and some small gigs rarely has more than five at once; fifteen is no one person's work.
+SIMULTANEOUS_PROJECTS = (8, 15)
 TECH_CONSISTENCY = (0.5, 0.25)  # below: medium, below: high
 TECH_MIN_PROJECTS = 5
 PERFECT_RATINGS_MIN_PROJECTS = 5
@@ -134,15 +134,17 @@ def peak_simultaneous(projects: list[Project], as_of: dt.date) -> tuple[int, dt.
     (positions in ``projects``, which are in start order).
 
     A project runs from its start to its end, less the hand-over grace (a project that
-    starts a few days before the previous one ends is a hand-over, not parallel work);
-    ongoing work runs until ``as_of``.
+    starts a few days before the previous one ends is a hand-over, not parallel work), at
+    most half its length; ongoing work runs until ``as_of``.
     """
-    grace = dt.timedelta(days=OVERLAP_GRACE_DAYS)
     ends: list[tuple[dt.date, int]] = []  # a heap of (last running day + 1, position)
     peak, peak_day, peak_set = 0, as_of, []
     for i, project in enumerate(projects):
         start = project.start_date
-        stop = max(start + dt.timedelta(days=1), project.end(as_of) - grace)
+        end = project.end(as_of)
+        # A hand-over takes at most half of a short project.
+        grace = min(dt.timedelta(days=OVERLAP_GRACE_DAYS), (end - start) / 2)
+        stop = max(start + dt.timedelta(days=1), end - grace)
         while ends and ends[0][0] <= start:
             heapq.heappop(ends)
         heapq.heappush(ends, (stop, i))

@@ -5,16 +5,23 @@ A YAML file configures them (see ``trustq/data/default_rules.yaml``)::
     allow_external_ids: [fl-000123]      # forced LOW
     block_external_ids: [fl-000666]      # forced HIGH; beats the allow list
     rules:
-      - name: off-platform-payment-at-least-medium
-        when: {flag: off_platform_request}        # or {flag: X, min_severity: high}
-        then: {min_risk: MEDIUM}                  # or {force_risk: HIGH}
+      - name: newcomers-need-evidence-for-high
+        when: {history: none}                     # or a list: [none, short]
+        then: {max_risk: MEDIUM}
+      - name: off-platform-payment-high
+        when: {flag: off_platform_request, min_severity: high}
+        then: {min_risk: HIGH}
+      - name: independent-evidence-high
+        when: {high_flag_families: 2}             # high flags of two unrelated kinds
+        then: {min_risk: HIGH}
       - name: near-certain-risk
-        when: {p_risk_above: 0.9}
+        when: {p_risk_above: 0.9}                 # or {notice: language}, {notice: any}
         then: {force_risk: HIGH}
 
 Rules run in file order, each on the level the previous ones left: ``min_risk`` only
-raises the level, ``force_risk`` sets it. Every rule whose condition holds is
-returned as a :class:`RuleHit`, so a verdict shows what changed its band and why.
+raises the level, ``max_risk`` only lowers it, ``force_risk`` sets it. Every rule whose
+condition holds is returned as a :class:`RuleHit`, so a verdict shows what changed its
+band and why.
 """
 
 from __future__ import annotations
@@ -26,22 +33,34 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from trustq.rules.flags import FLAG_CODES, Flag, RiskLevel, Severity
+from trustq.rules.flags import FLAG_CODES, FLAG_FAMILIES, Flag, RiskLevel, Severity
 
 RISK_LEVELS: tuple[str, ...] = tuple(level.value for level in RiskLevel)
 _RISK_RANK = {level.value: level.rank for level in RiskLevel}
 _TOP_KEYS = ("allow_external_ids", "block_external_ids", "rules")
 _RULE_KEYS = ("name", "when", "then")
-_WHEN_KEYS = ("flag", "min_severity", "p_risk_above")
-_THEN_KEYS = ("min_risk", "force_risk")
+_WHEN_KEYS = ("flag", "min_severity", "p_risk_above", "history", "notice", "high_flag_families")
+_THEN_KEYS = ("min_risk", "max_risk", "force_risk")
+HISTORY_STATES = ("none", "short", "full")
+NOTICE_KINDS = ("length", "language", "not_prose")
 DEFAULT_RULES_NAME = "default_rules.yaml"
 
 
 @dataclass(frozen=True)
 class RuleHit:
     name: str
-    action: str  # "block", "allow", "min_risk" or "force_risk"
+    action: str  # "block", "allow", "min_risk", "max_risk" or "force_risk"
     detail: str
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What a rule's condition can look at."""
+
+    p_risk: float
+    flags: tuple[Flag, ...] = ()
+    history: str = "full"
+    notices: frozenset[str] = frozenset()  # the kinds of the verdict's notices
 
 
 @dataclass(frozen=True)
@@ -51,14 +70,17 @@ class Condition:
     flag: str | None = None
     min_severity: Severity | None = None
     p_risk_above: float | None = None
+    history: frozenset[str] | None = None
+    notice: str | None = None  # a kind, or "any"
+    high_flag_families: int | None = None
 
-    def explain(self, p_risk: float, flags: Iterable[Flag]) -> str | None:
+    def explain(self, facts: Facts) -> str | None:
         """Why the condition holds, or None when it does not."""
         reasons = []
         if self.flag is not None:
             floor = self.min_severity.rank if self.min_severity else 0
             worst = max(
-                (Severity(f.severity) for f in flags if f.code == self.flag),
+                (Severity(f.severity) for f in facts.flags if f.code == self.flag),
                 key=lambda s: s.rank,
                 default=None,
             )
@@ -66,17 +88,41 @@ class Condition:
                 return None
             reasons.append(f"flag {self.flag} ({worst})")
         if self.p_risk_above is not None:
-            if not p_risk > self.p_risk_above:
+            if not facts.p_risk > self.p_risk_above:
                 return None
-            reasons.append(f"p_risk {p_risk:.3f} > {self.p_risk_above:g}")
+            reasons.append(f"p_risk {facts.p_risk:.3f} > {self.p_risk_above:g}")
+        if self.history is not None:
+            if facts.history not in self.history:
+                return None
+            reasons.append(f"history {facts.history}")
+        if self.notice is not None:
+            kinds = facts.notices if self.notice == "any" else facts.notices & {self.notice}
+            if not kinds:
+                return None
+            reasons.append("input notice " + ", ".join(sorted(kinds)))
+        if self.high_flag_families is not None:
+            families = high_flag_families(facts.flags)
+            if len(families) < self.high_flag_families:
+                return None
+            codes = ", ".join(families.values())
+            reasons.append(f"high flags of {len(families)} unrelated kinds ({codes})")
         return " and ".join(reasons)
+
+
+def high_flag_families(flags: Iterable[Flag]) -> dict[str, str]:
+    """The families with a high-severity flag, each with its first such flag's code."""
+    out: dict[str, str] = {}
+    for flag in flags:
+        if Severity(flag.severity) == Severity.high:
+            out.setdefault(FLAG_FAMILIES.get(flag.code, flag.code), flag.code)
+    return out
 
 
 @dataclass(frozen=True)
 class Rule:
     name: str
     when: Condition
-    action: str  # "min_risk" or "force_risk"
+    action: str  # "min_risk", "max_risk" or "force_risk"
     level: str
 
 
@@ -207,32 +253,55 @@ def _parse_rule(raw: Any, source: str, index: int) -> Rule:
         or not 0 <= p_above < 1
     ):
         raise ValueError(f"{where}: when.p_risk_above must be a number in [0, 1), got {p_above!r}")
-    if flag is None and p_above is None:
-        raise ValueError(f"{where}: key 'when' needs 'flag' or 'p_risk_above'")
+    history = when.get("history")
+    if history is not None:
+        states = [history] if isinstance(history, str) else history
+        if (
+            not isinstance(states, list)
+            or not states
+            or any(h not in HISTORY_STATES for h in states)
+        ):
+            raise ValueError(
+                f"{where}: when.history must be one of {', '.join(HISTORY_STATES)} or a list of "
+                f"them, got {history!r}"
+            )
+        history = frozenset(states)
+    notice = when.get("notice")
+    if notice is not None and notice not in (*NOTICE_KINDS, "any"):
+        raise ValueError(
+            f"{where}: when.notice must be one of {', '.join(NOTICE_KINDS)} or any, got {notice!r}"
+        )
+    families = when.get("high_flag_families")
+    if families is not None and (
+        isinstance(families, bool) or not isinstance(families, int) or families < 1
+    ):
+        raise ValueError(f"{where}: when.high_flag_families must be a whole number >= 1")
+    if flag is None and p_above is None and history is None and notice is None and not families:
+        raise ValueError(f"{where}: key 'when' needs at least one of {', '.join(_WHEN_KEYS)}")
 
     then = raw.get("then")
     if not isinstance(then, Mapping):
-        raise ValueError(f"{where}: key 'then' must be a mapping with min_risk or force_risk")
+        raise ValueError(
+            f"{where}: key 'then' must be a mapping with min_risk, max_risk or force_risk"
+        )
     _no_unknown_keys(then, _THEN_KEYS, f"{where}: then")
     if len(then) != 1:
-        raise ValueError(f"{where}: key 'then' needs exactly one of min_risk, force_risk")
+        raise ValueError(f"{where}: key 'then' needs exactly one of {', '.join(_THEN_KEYS)}")
     ((action, value),) = then.items()
     level = _risk_level(value, f"{where}: then.{action}")
     condition = Condition(
         flag=flag,
         min_severity=min_severity,
         p_risk_above=None if p_above is None else float(p_above),
+        history=history,
+        notice=notice,
+        high_flag_families=families,
     )
     return Rule(name=name, when=condition, action=action, level=level)
 
 
 def apply_rules(
-    rules: RuleSet,
-    *,
-    external_id: str,
-    risk_level: str,
-    p_risk: float,
-    flags: list[Flag],
+    rules: RuleSet, *, external_id: str, risk_level: str, facts: Facts
 ) -> tuple[str, list[RuleHit]]:
     """The final risk level and the hits that led to it, in the order they applied.
 
@@ -252,11 +321,16 @@ def apply_rules(
         ]
     hits = []
     for rule in rules.rules:
-        why = rule.when.explain(p_risk, flags)
+        why = rule.when.explain(facts)
         if why is None:
             continue
         before = level
-        if rule.action == "force_risk" or _RISK_RANK[rule.level] > _RISK_RANK[level]:
+        rank, target = _RISK_RANK[level], _RISK_RANK[rule.level]
+        if (
+            rule.action == "force_risk"
+            or (rule.action == "min_risk" and target > rank)
+            or (rule.action == "max_risk" and target < rank)
+        ):
             level = rule.level
         outcome = f"{before} -> {level}" if level != before else f"stays {level}"
         hits.append(

@@ -15,10 +15,13 @@ from trustq.schemas import Profile
 RESUME_YEARS = ((3.0, 1.5), (8.0, 2.0))  # medium, high
 # A history shorter than a year is counted as one year.
 MIN_HISTORY_YEARS = 1.0
-STUFFING_LIST_ITEMS = (15, 25)  # medium, high
-STUFFING_LIST_SHARE_HIGH = 0.3
-STUFFING_REPEAT_MIN_COUNT = 8
-STUFFING_REPEAT_RATIO = (0.08, 0.15)  # medium, high
+# A skills section of twenty terms is how honest CVs are written; a list is stuffing when it
+# makes up much of the resume, or runs far past any skills section.
+STUFFING_LIST_ITEMS = (20, 40)  # with the share below, alone
+STUFFING_LIST_SHARE = (0.25, 0.4)  # medium, high
+STUFFING_LIST_ITEMS_HIGH = 60
+STUFFING_REPEAT_MIN_COUNT = 10
+STUFFING_REPEAT_RATIO = (0.12, 0.2)  # medium, high
 STUFFING_WINDOW_WORDS = 200
 # Negation and clause scope never look further back than this; it also bounds the work
 # per match on text without punctuation.
@@ -114,8 +117,9 @@ _APP = (
 _CONTACT_PATTERNS = (
     # "message me on Telegram", "reach us via WhatsApp", "hit me up on Skype"
     re.compile(
-        r"\b(?:message|msg|text|ping|dm|contact|reach|call|add|find|hit|write(?:\s+to)?|"
-        r"e-?mail)\s+(?:me|us)\b[^.!?;\n]{0,40}?"
+        r"\b(?:message|msg|text|ping|dm|contact|reach(?:\s+out)?(?:\s+to)?|call|add|find|hit|"
+        r"write(?:\s+to)?|e-?mail|get\s+in\s+touch\s+with|talk\s+to|chat\s+with)\s+(?:me|us)\b"
+        r"[^.!?;\n]{0,40}?"
         rf"(?P<ch>\b(?:on|via|over|through|at|in|using|by)\s+{_APP})\b"
     ),
     # "let's move to WhatsApp", "continue on Telegram"; needs someone addressed (below).
@@ -133,8 +137,14 @@ _CONTACT_PATTERNS = (
     ),
     # "WhatsApp: +44 7700 900123", "my Telegram is @ana"
     re.compile(
-        r"(?P<ch>\b(?:telegram|whats\s?app|skype|signal|discord|wechat|viber)\b"
-        r"(?:\s+(?:id|handle|number|is))?\s*[:\-]?\s*(?:@\w{2,}(?:\.\w+)*|\+?\d[\d\s().-]{6,}\d))"
+        r"(?P<ch>\b(?:telegram|whats\s?app|skype|signal|discord|wechat|viber|instagram|ig)\b"
+        r"(?:\s+(?:id|handle|number|is))?\s*[:\-]?\s*(?:@\w{2,}(?:\.\w+)*|\+?\d[\d\s().-]{6,}\d|"
+        r"(?<=id)\s*[a-z0-9_.]{3,}|(?<=id:)\s*[a-z0-9_.]{3,}|live:[a-z0-9_.]{3,}))"
+    ),
+    # Links that open a chat outside the platform: wa.me/…, t.me/…, m.me/…, discord.gg/…
+    re.compile(
+        r"(?P<ch>\b(?:wa\.me|t\.me|m\.me|discord\.gg|api\.whatsapp\.com|chat\.whatsapp\.com)"
+        r"\s*/\s*\+?[\w\d]+)"
     ),
 )
 # The conversational patterns above fire only when someone is being addressed, so
@@ -143,9 +153,18 @@ _ADDRESSEE = re.compile(r"\b(?:me|us|let's|let\s+us|we|you|your|clients?\s+who)\
 
 _PAY_CHANNEL = (
     r"(?:paypal|crypto(?:currency)?|bitcoin|btc|usdt|ethereum|western\s+union|moneygram|"
-    r"payoneer|venmo|zelle|cash\s?app|gift\s+cards?|wise|"
-    r"(?:direct\s+)?(?:bank|wire)\s+transfer|direct\s+(?:payment|deposit)|bank\s+account|"
-    r"wallet)"
+    r"payoneer|venmo|zelle|cash\s?app|gift\s+cards?|wise|revolut|binance(?:\s+pay)?|"
+    r"(?:t/t\s+)?bank\s+wire|"
+    r"(?:direct\s+)?(?:bank|wire)\s+transfer|bank\s+wire|wire|direct\s+(?:payment|deposit)|"
+    r"bank\s+(?:account|deposit)|wallet)"
+)
+# Refusing the platform's own payments: "do not use the platform milestone", "i dont use
+# the site payments", "not through the platform". The negation is the request here.
+_PLATFORM_REFUSAL = re.compile(
+    r"(?P<ch>\b(?:do\s*n[o']?t|don'?t|dont|never|not|no)\s+(?:use\s+|work\s+with\s+|"
+    r"pay\s+(?:through|via|on)\s+|go(?:es)?\s+through\s+|through\s+|via\s+)"
+    r"(?:the\s+|this\s+)?(?:platform|site|marketplace|website)(?:'s)?"
+    r"(?P<what>\s+(?:payments?|milestones?|escrow|system|contracts?))?\b)"
 )
 _PAYMENT_PATTERNS = (
     # "outside the platform", "avoid the platform fee", "off-platform"
@@ -160,7 +179,40 @@ _PAYMENT_PATTERNS = (
         r"(?P<ch>\b(?:via|by|through|over|to|with|using|in|into)\s+(?:my\s+)?(?:own\s+)?"
         rf"(?:personal\s+|private\s+)?(?:a\s+)?{_PAY_CHANNEL})\b"
     ),
-    re.compile(r"(?P<ch>\bpay\s+me\s+directly\b|\bpaid\s+directly\b)"),
+    re.compile(
+        r"(?P<ch>\bpay\s+me\s+directly\b|\bpaid\s+directly\b|"
+        # "work with me directly: no 20% service fee", "hire me directly and save the fee"
+        r"\b(?:work(?:ing)?|deal(?:ing)?|contract(?:ing)?)\s+(?:with\s+)?(?:me|us)\s+directly\b|"
+        r"\bhire\s+(?:me|us)\s+directly\b|"
+        r"\bno\s+(?:\d+\s?%\s+)?(?:service|platform|marketplace|site)\s+(?:fees?|commission|cut)\b)"
+    ),
+    # "I accept Amazon gift cards", "I only take USDT": the writer names how to be paid.
+    re.compile(
+        r"\b(?:i|we)\s+(?:only\s+|also\s+|gladly\s+|happily\s+)?(?:accept|take|prefer|receive)"
+        r"\b[^.!?;\n]{0,40}?"
+        r"(?P<ch>\bgift\s+cards?|\bcrypto\w*|\bbitcoin|\bbtc\b|\busdt\b|\bethereum|"
+        r"\bwestern\s+union|\bmoneygram|\bzelle|\bvenmo|\bcash\s?app|"
+        r"\bpaypal\s+(?:friends|f&f|family)|\bwire\s+transfers?|\bbank\s+(?:transfers?|wires?))"
+    ),
+    # "CASH APP ONLY", "only via Zelle", "USDT only"
+    re.compile(
+        r"(?P<ch>\b(?:only|solely|exclusively)\s+(?:via\s+|by\s+|through\s+|in\s+|with\s+)?"
+        r"(?:gift\s+cards?|crypto\w*|bitcoin|btc|usdt|ethereum|eth|binance(?:\s+pay)?|"
+        r"western\s+union|moneygram|zelle|venmo|cash\s?app|revolut|paypal\s+(?:friends|f&f))\b|"
+        r"\b(?:gift\s+cards?|crypto|bitcoin|btc|usdt|binance(?:\s+pay)?|western\s+union|"
+        r"moneygram|zelle|venmo|cash\s?app|revolut|paypal\s+(?:friends(?:\s+(?:and|&)\s+family)?|"
+        r"f&f))\s+only\b)"
+    ),
+    _PLATFORM_REFUSAL,
+    re.compile(
+        r"(?P<ch>\bgift\s+cards?\s+(?:are\s+)?(?:accepted|welcome|ok|okay|preferred)|"
+        r"\bclients?\s+who\s+pay\s+(?:by|via|with|in|through)\s+\w+(?:\s+\w+)?\s+get)\b"
+    ),
+)
+_REFUSAL = _PAYMENT_PATTERNS.index(_PLATFORM_REFUSAL)
+_PAY_CUE = re.compile(
+    r"\b(?:pay|paid|paying|payments?|invoic\w*|fees?|money|deposit\w*|escrow|milestones?|"
+    r"upfront|refunds?)\b"
 )
 # Off-platform phrasing counts when the sentence is about paying or talking.
 _PAY_OR_CONTACT_CUE = re.compile(
@@ -175,7 +227,12 @@ _RECEIVING_FRAME = re.compile(
     r"(?:accept|take|prefer|receive|require|ask\s+for|charge|invoice|suggest|propose)\b|"
     r"\bpay\s+me\b|\bpaid\b|\bto\s+my\b|\bmy\s+(?:paypal|wallet|bank)|"
     r"\b(?:happy|glad|willing|ok|okay|fine|open)\s+to\s+(?:take|accept|receive|get\s+paid)\b|"
-    r"\bfor\s+a\s+(?:\d+\s?%\s+)?discount\b|\blower\s+rate\b|\bclients?\s+(?:can|may|should)\s+pay"
+    r"\bfor\s+a\s+(?:\d+\s?%\s+)?discount\b|\blower\s+(?:rate|price)\b|"
+    r"\bclients?\s+(?:can|may|should|who)\s+pay|"
+    r"\bpayments?\s+(?:can|will|should|must|is|are)\s+(?:be\s+)?(?:made|sent|arranged|done|paid)\b|"
+    r"\b(?:set\s+up|arrange)\s+(?:the\s+)?(?:milestone\s+)?payments?\b|"
+    r"\bdon'?t\s+pay\s+(?:extra|the\s+fee|fees|charges)|\bextra\s+charges\b|"
+    r"\bpay\s+(?:my|our)\b|\bto\s+(?:our|a|the)\s+(?:\w+\s+){0,3}account\b"
 )
 
 # Outcomes nobody can promise (rankings, reviews, income), not the service promises honest
@@ -183,7 +240,9 @@ _RECEIVING_FRAME = re.compile(
 # in honest profiles and say nothing about risk.
 _OUTCOME = (
     r"(?:rankings?|sales|traffic|revenue|roi|profits?|income|earnings|leads|followers|likes|"
-    r"approval|(?:five|5)[- ]?(?:star|\*|★)s?(?:\s+(?:reviews?|ratings?|feedback))?|"
+    # "5-star reviews guaranteed" promises a rating; "five-star service" is about the work.
+    r"approval|(?:five|5)[- ]?(?:star|\*|★)s?(?!\s+(?:service|quality|work|support|experience))"
+    r"(?:\s+(?:reviews?|ratings?|feedback))?|"
     r"(?:positive\s+)?(?:reviews?|ratings?|feedback)|first[- ]page|page\s+(?:one|1)|"
     r"top\s+(?:rankings?|positions?|spots?|3|10)|#\s?1|number\s+one|\d+x|"
     r"(?:return|returns)\s+on|viral|virality|funding|visas?|loans?|jobs?|interviews?)"
@@ -208,13 +267,16 @@ _OUTSIDE_ML = (
     r"au[ßs]erhalb\s+(?:der|dieser)\s+(?:plattform|seite|website)|"
     r"(?:en\s+dehors\s+de\s+la|hors\s+de\s+la|hors)[\s-]+plate-?forme|"
     r"fuori\s+(?:dalla|della)\s+piattaforma|"
-    r"(?:sin|evitar|ahorrar(?:te)?|sem|evitar|economizar|ohne|sparen|sans|éviter|eviter|senza|"
-    r"evitare)\s+(?:la\s+|a\s+|las\s+|as\s+|die\s+|les\s+|la\s+|le\s+)?"
+    r"(?:sin|evit\w*|ahorr\w*|sem|econom\w*|ohne|spar\w*|sans|évit\w*|senza)\s+"
+    r"(?:la\s+|a\s+|las\s+|as\s+|die\s+|les\s+|le\s+)?"
     r"(?:comisi[oó]n|comiss[aã]o|taxas?|geb[üu]hr(?:en)?|plattformgeb[üu]hr(?:en)?|provision|"
     r"frais|commission|commissione))"
 )
 _CHANNEL_ML = (
     r"(?:paypal|cripto\w*|crypto\w*|krypto\w*|bitcoins?|btc|usdt|pix|bizum|sepa|wise|zelle|"
+    r"binance(?:\s+pay)?|revolut|billetera|carteira|portefeuille|"
+    r"tarjetas?\s+de\s+regalo|cart[õo]es?\s+(?:de\s+)?presente|geschenkkarten?|gutscheinkarten?|"
+    r"cartes?[\s-]cadeaux?|carte\s+regalo|"
     r"western\s+union|transferencia(?:\s+bancaria)?|transfer[êe]ncia(?:\s+banc[aá]ria)?|"
     r"(?:bank)?[üu]berweisung|virement(?:\s+bancaire)?|bonifico(?:\s+bancario)?|"
     r"dep[oó]sito(?:\s+bancario)?|cuenta\s+bancaria|conta\s+banc[aá]ria|bankkonto|"
@@ -225,17 +287,21 @@ _RECEIVING_ML = re.compile(
     r"prefiro|pague-me|me\s+pague|akzeptiere|nehme|bevorzuge|zahlen\s+sie|zahlt|"
     r"j'accepte|accepte|je\s+pr[ée]f[èe]re|payez|paye-moi|accetto|preferisco|pagami|"
     r"descuento|rabatt|desconto|r[ée]duction|remise|sconto|directamente|diretamente|direkt|"
-    r"directement|direttamente)\b"
+    r"directement|direttamente|uniquement|solamente|somente|nur|"
+    r"(?:mon|mi|minha|meu|mein\w*|mio)\s+(?:compte|cuenta|conta|konto|conto)|"
+    r"(?:compte|cuenta|conta|konto|conto)\s+(?:personnel|personal|pessoal|privat\w*|personale))\b"
 )
 _CUE_ML = re.compile(
     r"\b(?:pag\w*|cobr\w*|zahl\w*|bezahl\w*|[üu]berweis\w*|paie\w*|pay\w*|virement|"
     r"transfer\w*|contact\w*|kontakt\w*|escr[ií]b\w*|schreib\w*|[ée]cri\w*|scriv\w*|"
     r"fal[ae]\w*|chama\w*|mensaje\w*|mensage\w*|nachricht\w*|message\w*|messaggi\w*|"
     r"whats\s?app|telegram|comisi[oó]n|comiss[aã]o|geb[üu]hr\w*|frais|commission\w*|"
-    r"descuento|rabatt|desconto|remise|sconto|precio|preis|prix|prezzo|pre[çc]o)"
+    r"descuento|rabatt|desconto|remise|sconto|precio|preis|prix|prezzo|pre[çc]o|"
+    r"dep[oó]sit\w*|vorkasse|anticip\w*|adelantado|acompte)"
 )
 _APP_ML = (
-    r"(?:whats\s?app|wpp|zap|telegram|signal|skype|discord|wechat|viber|correo(?:\s+personal)?|"
+    r"(?:whats\s?app|wasap|guasap|wsp|wpp|zap|telegram|signal|skype|discord|wechat|viber|"
+    r"correo(?:\s+personal)?|"
     r"e-?mail|gmail|tel[eé]fono|telefone|telefon|t[ée]l[ée]phone|n[uú]mero|nummer|num[ée]ro|"
     r"handy|celular|m[oó]vil|portable|cellulare)"
 )
@@ -251,6 +317,14 @@ _CONTACT_ML = re.compile(
 )
 _PAYMENT_ML = (
     re.compile(rf"(?P<ch>\b{_OUTSIDE_ML})"),
+    # Refusing the platform's payments: "no trabajo con los pagos de la plataforma",
+    # "no pasa por la plataforma", "nicht über die Plattform", "pas via la plateforme".
+    re.compile(
+        r"(?P<ch>\b(?:no|nunca|não|nao|nicht|nie|pas|jamais|non)\s+(?:\w+\s+){0,3}?"
+        r"(?:por|pela|pelo|über|ueber|via|par|tramite|sobre|con|com|mit|avec)\s+"
+        r"(?:los\s+pagos\s+de\s+|os\s+pagamentos\s+da\s+|les\s+paiements\s+de\s+)?"
+        r"(?:la\s+|a\s+|die\s+|le\s+)?(?:plataforma|plattform|plateforme|piattaforma))"
+    ),
     re.compile(
         r"(?P<ch>\b(?:por|via|v[ií]a|pelo|pela|en|em|per|[üu]ber|mit|par|en|con|tramite|in)\s+"
         rf"(?:mi\s+|meu\s+|minha\s+|mein\w*\s+|mon\s+|ma\s+)?{_CHANNEL_ML})\b"
@@ -268,6 +342,13 @@ _PAYMENT_ML = (
 # str.find and running the full patterns only on the sentences around them keeps a
 # long resume cheap: Python's regex engine has no fast path for leading alternations.
 _CONTACT_ANCHORS = (
+    "wa.me",
+    "t.me",
+    "m.me",
+    "discord.gg",
+    "instagram",
+    "ig:",
+    "ig @",
     "telegram",
     "whats",
     "skype",
@@ -282,6 +363,9 @@ _CONTACT_ANCHORS = (
     "cell",
 )
 _CONTACT_ML_ANCHORS = (
+    "wasap",
+    "guasap",
+    "wsp",
     "whats",
     "wpp",
     "zap",
@@ -348,8 +432,24 @@ _PAYMENT_ML_ANCHORS = (
     "diret",
     "direkt",
     "diretto",
+    "binance",
+    "revolut",
+    "billetera",
+    "carteira",
+    "regalo",
+    "presente",
+    "geschenk",
+    "gutschein",
+    "cadeau",
+    "plataforma",
+    "plattform",
+    "plateforme",
+    "piattaforma",
 )
 _PAYMENT_ANCHORS = (
+    "only",
+    "revolut",
+    "binance",
     "platform",
     "site",
     "marketplace",
@@ -436,6 +536,14 @@ def off_platform_flags(text: ResumeText) -> Iterator[Flag]:
         s0, s1 = text.sentence(pos)
         if index == 0 and not _PAY_OR_CONTACT_CUE.search(text.low, s0, s1):
             continue
+        if index == _REFUSAL:
+            # A refusal of the platform is the request itself: its negation is not a denial.
+            # It is about payment when it names payments or the sentence does.
+            if match.group("what") or _PAY_CUE.search(text.low, s0, s1):
+                record("payment", match)
+            elif _PAY_OR_CONTACT_CUE.search(text.low, s0, s1):
+                record("contact", match)
+            continue
         if index == 1 and not _RECEIVING_FRAME.search(text.low, s0, s1):
             continue
         if not text.negated(pos, match.end("ch")):
@@ -446,11 +554,12 @@ def off_platform_flags(text: ResumeText) -> Iterator[Flag]:
     for index, match in _find_phrases(text, _PAYMENT_ML, _PAYMENT_ML_ANCHORS):
         pos = match.start("ch")
         s0, s1 = text.sentence(pos)
-        if index == 0 and not _CUE_ML.search(text.low, s0, s1):
+        if index in (0, 1) and not _CUE_ML.search(text.low, s0, s1):
             continue
-        if index == 1 and not _RECEIVING_ML.search(text.low, s0, s1):
+        if index == 2 and not _RECEIVING_ML.search(text.low, s0, s1):
             continue
-        if not text.negated(pos, match.end("ch")):
+        # A refusal of the platform is the request itself: its negation is not a denial.
+        if index == 1 or not text.negated(pos, match.end("ch")):
             record("payment", match)
 
     if not hits:
@@ -582,7 +691,14 @@ _STOPWORDS = frozenset(
     shall should may might must just also very more most less all any each every some such
     only own same other both few many much per via who whom which what when where why how
     there here up out off again further once while during before after above below
-    between""".split()
+    between"""
+    # The commonest function words of Spanish, Portuguese, French, German and Italian:
+    # "de" a dozen times in a Portuguese paragraph is grammar, not stuffing.
+    """de la el los las del y o en que por con para un una al lo se su sus es como más
+    da do das dos e em na no nas nos com uma os as ao à é ou mais
+    le les des et du au aux pour dans sur une est par avec ne pas qui
+    der die das den dem des und oder im zu mit von für ist ein eine einer auf bei als
+    di il che per gli nel della delle dei con non""".split()
 )
 
 
@@ -620,10 +736,12 @@ def stuffing_flags(text: ResumeText) -> Iterator[Flag]:
                     best = (run_items, run_words, seg_start + run_start, seg_start + offset)
             else:
                 run_items = run_words = 0
-    if best is not None and best[0] >= STUFFING_LIST_ITEMS[0]:
-        items, run_words, start, end = best
-        share = run_words / total_words
-        high = items >= STUFFING_LIST_ITEMS[1] or share >= STUFFING_LIST_SHARE_HIGH
+    items, run_words, start, end = best or (0, 0, 0, 0)
+    share = run_words / total_words
+    if (items >= STUFFING_LIST_ITEMS[0] and share >= STUFFING_LIST_SHARE[0]) or (
+        items >= STUFFING_LIST_ITEMS[1]
+    ):
+        high = share >= STUFFING_LIST_SHARE[1] or items >= STUFFING_LIST_ITEMS_HIGH
         yield Flag(
             "keyword_stuffing",
             Severity.high if high else Severity.medium,
@@ -632,7 +750,10 @@ def stuffing_flags(text: ResumeText) -> Iterator[Flag]:
                 "kind": "list",
                 "items": items,
                 "share_of_words": rounded(share),
-                "thresholds": list(STUFFING_LIST_ITEMS),
+                "thresholds": {
+                    "items": list(STUFFING_LIST_ITEMS),
+                    "share": list(STUFFING_LIST_SHARE),
+                },
                 "phrase": text.raw[start:end].strip(" \t\n.!?;:")[:SNIPPET_CHARS],
             },
         )
@@ -684,21 +805,23 @@ def stuffing_flags(text: ResumeText) -> Iterator[Flag]:
     )
 
 
+# "1.5 years" is one and a half, not five: the number is read whole, decimals included.
+_YEARS_NUMBER = r"(?<![\d.,])(?P<n>\d{1,2}(?:[.,]\d+)?)"
 _TEXT_YEARS = (
     re.compile(
-        r"\b(?P<n>\d{1,2})\s*\+?\s*(?:years?|yrs?)\b(?:\s+of)?(?:\s+[a-z-]+){0,2}?\s+"
+        _YEARS_NUMBER + r"\s*\+?\s*(?:years?|yrs?)\b(?:\s+of)?(?:\s+[a-z-]+){0,2}?\s+"
         r"(?:experience|in\s+the\s+(?:field|industry|trade|business)|behind\s+me)\b"
     ),
-    re.compile(r"\bexperience\s+of\s+(?P<n>\d{1,2})\s*\+?\s*(?:years?|yrs?)\b"),
+    re.compile(r"\bexperience\s+of\s+" + _YEARS_NUMBER + r"\s*\+?\s*(?:years?|yrs?)\b"),
 )
 _YEARS_ANCHORS = ("year", "yrs", "yr ")
 
 
 def resume_years_flags(text: ResumeText, profile: Profile, history_years: float) -> Iterator[Flag]:
     best: re.Match[str] | None = None
-    best_years = 0
+    best_years = 0.0
     for _, match in _find_phrases(text, _TEXT_YEARS, _YEARS_ANCHORS):
-        years = int(match.group("n"))
+        years = float(match.group("n").replace(",", "."))
         if years > best_years and not text.negated(match.start(), match.end()):
             best, best_years = match, years
     if best is None:
@@ -721,7 +844,7 @@ def resume_years_flags(text: ResumeText, profile: Profile, history_years: float)
     yield Flag(
         "resume_years_inflated",
         severity,
-        f"The resume states {best_years} years of experience, more than the claim "
+        f"The resume states {best_years:g} years of experience, more than the claim "
         f"({claimed:g}) and the history ({history_years:.1f} years) support.",
         {
             "stated_years": best_years,

@@ -26,6 +26,7 @@ from trustq.db.tables import ModelStatus, ModelVersion
 from trustq.models import baselines, report, training
 from trustq.models.artifact import serialise, sha256_hex
 from trustq.models.scorer import Reference
+from trustq.rules.inputs import LengthRange
 from trustq.schemas import LabelledProfile, describe_errors
 from trustq.worker.runtime import embed_with_cache, make_encoder
 
@@ -72,8 +73,15 @@ def load_labelled(path: Path) -> list[LabelledProfile]:
     return profiles
 
 
-def synthetic_profiles(size: int, seed: int) -> list[LabelledProfile]:
-    return [LabelledProfile.model_validate(r) for r in synthetic.generate(size, seed)]
+def synthetic_profiles(
+    size: int, seed: int, resume_words: tuple[int, int] | None = None
+) -> list[LabelledProfile]:
+    """The synthetic training set (``resume_words``: a length range instead of the
+    generator's mixture of real-length resumes and short blurbs)."""
+    return [
+        LabelledProfile.model_validate(r)
+        for r in synthetic.generate(size, seed, resume_words=resume_words)
+    ]
 
 
 def data_sha256(profiles: Sequence[LabelledProfile]) -> str:
@@ -185,10 +193,18 @@ def train_and_register(
         },
     )
 
+    tokens = np.array([encoder.count_tokens([profiles[i].text])[1] for i in train_idx], float)
     meta = {
         # Readers that predate "calibration" fall back to the best temperature alone.
         "temperature": result.temperature,
         "calibration": result.calibration.to_meta(),
+        # The calibration speaks of this share of risky profiles; serving moves it to the
+        # configured base rate.
+        "training_risky_share": float(labels[train_idx].mean()),
+        # What "far outside the training lengths" is measured against.
+        "resume_tokens": LengthRange(
+            float(np.percentile(tokens, 1)), float(np.percentile(tokens, 99))
+        ).to_meta(),
         "reference": Reference.from_training(
             ds.embeddings[train_idx],
             [ds.steps[i] for i in train_idx],
@@ -257,14 +273,19 @@ def train_and_register(
 
 
 def _visible_slices(profiles: Sequence[LabelledProfile]) -> dict[str, np.ndarray]:
-    """Test-row slices by what a profile shows: its claimed level and its history length."""
+    """Test-row slices by what a profile shows: its history here and its claimed level."""
     levels = np.array([p.experience_level.value for p in profiles])
     counts = np.array([len(p.projects) for p in profiles])
-    slices = {f"level {level}": levels == level for level in ("entry", "mid", "senior", "expert")}
-    # From 8 projects on, a history is long enough to hold an account takeover.
-    slices["under 8 projects"] = counts < 8
-    slices["8-19 projects"] = (counts >= 8) & (counts < 20)
-    slices["20+ projects"] = counts >= 20
+    slices = {
+        # The cold start: newcomers are most of a marketplace's traffic.
+        "history none (cold start)": counts == 0,
+        "history short (1-4 projects)": (counts >= 1) & (counts < 5),
+        "history full (5+ projects)": counts >= 5,
+        "20+ projects": counts >= 20,
+    }
+    slices.update(
+        {f"level {level}": levels == level for level in ("entry", "mid", "senior", "expert")}
+    )
     return slices
 
 

@@ -30,9 +30,10 @@ from trustq.models.encoder import Encoder, TokenSums
 from trustq.models.reasons import ToExplain, explain_many, sentence_spans
 from trustq.models.scorer import Features, Scorer
 from trustq.rules.checks import evaluate_flags
-from trustq.rules.decision import Decision, decide
+from trustq.rules.decision import Decision, decide, summarise
 from trustq.rules.duplicates import lsh_bands, minhash_signature
-from trustq.rules.flags import Flag
+from trustq.rules.flags import Flag, RiskLevel
+from trustq.rules.inputs import history_state, input_notices
 from trustq.rules.ruleset import RuleSet
 from trustq.schemas import Profile
 from trustq.services.submissions import sha256_text
@@ -248,7 +249,7 @@ class Runtime:
             version, artifact, sha = row.version, row.artifact, row.artifact_sha256
         try:
             model, meta = deserialise(artifact, sha)
-            scorer = Scorer(model, meta, version=version)
+            scorer = Scorer(model, meta, version=version, base_rate=self.settings.base_rate)
         except (ArtifactError, ValueError) as exc:
             # Keep serving the model loaded before (if any); the next check looks again.
             log.error(
@@ -344,16 +345,20 @@ class Runtime:
         report.encoded += embedded.encoded
         now = report.timed("encoder", started)
 
-        features: list[Features] = [scorer.prepare(p, today) for p in profiles]
+        flags = [evaluate_flags(p, today) for p in profiles]
+        features: list[Features] = [
+            scorer.prepare(p, today, f) for p, f in zip(profiles, flags, strict=True)
+        ]
+        now = report.timed("flags", now)
         probs, sequence = scorer.score_prepared(features, embeddings)
         now = report.timed("model", now)
 
-        flags = [
-            evaluate_flags(p, today)
-            for p, f in zip(profiles, features, strict=True)
-        ]
         signatures = [minhash_signature(t) for t in texts]
         bands = [lsh_bands(s) for s in signatures]
+        histories = [history_state(p, settings.short_history_projects) for p in profiles]
+        notices = [
+            input_notices(t, self.encoder.count_tokens([t])[1], scorer.length_range) for t in texts
+        ]
         now = report.timed("flags", now)
         if duplicates is not None:
             found = duplicates([(i, signatures[i], bands[i]) for i in range(len(profiles))])
@@ -365,6 +370,8 @@ class Runtime:
                 p_risk=float(probs[i]),
                 flags=flags[i],
                 external_id=p.external_id,
+                history=histories[i],
+                notices=notices[i],
                 settings=settings,
                 rules=self.rules,
             )
@@ -382,7 +389,7 @@ class Runtime:
         hashes = embedded.hashes
         explain_text = [
             settings.reason_sentences == "all"
-            or (settings.reason_sentences == "non_low" and d.risk_level != "LOW")
+            or (settings.reason_sentences == "non_low" and d.risk_level != RiskLevel.LOW)
             for d in decisions
         ]
         # Texts whose embedding came from the cache need the encoder for their sentences.
@@ -402,6 +409,12 @@ class Runtime:
                 item.sentences, _ = sentence_spans(texts[i])
                 item.token_sums = embedded.token_sums[hashes[i]]
         reasons = explain_many(items, scorer, today)
+        for i, d in enumerate(decisions):
+            d.summary = summarise(
+                d,
+                n_projects=len(profiles[i].projects),
+                reasons=[r.to_dict() for r in reasons[i]],
+            )
         now = report.timed("reasons", now)
         groups = scorer.group_probabilities_many(features, embeddings, sequence)
         parts = [score_breakdown(g) for g in groups]
