@@ -321,7 +321,9 @@ def test_hidden_trait_slices_from_a_predictions_file(tmp_path, capsys) -> None:
     assert masks["all"].all()
     assert masks["takeover"].sum() == sum(t.takeover for t in traits)
     assert masks["persona entry"].sum() == sum(t.persona == "entry" for t in traits)
-    assert not (masks["takeover"] & masks["8+ projects, neither"]).any()
+    assert not (masks["takeover"] & masks["full history, neither trait"]).any()
+    assert masks["history none"].sum() == sum(t.history == "none" for t in traits)
+    assert (masks["history none"] | masks["history short"] | masks["history full"]).all()
     with pytest.raises(ValueError, match="not in generate"):
         report.trait_masks(["fl-999999"], 80, 0)
 
@@ -329,3 +331,30 @@ def test_hidden_trait_slices_from_a_predictions_file(tmp_path, capsys) -> None:
     table = capsys.readouterr().out
     assert table.startswith("| slice | n | risky share | ceiling |")
     assert "| all | 80 |" in table
+
+
+def test_band_shares_reweight_the_test_rows_to_each_base_rate() -> None:
+    from trustq.models.report import band_shares, band_shares_table, capacity_table
+
+    rng = np.random.default_rng(5)
+    labels = (rng.random(4000) < 0.4).astype(int)
+    probs = np.clip(0.4 + 0.35 * (labels - 0.4) + rng.normal(0, 0.15, 4000), 0.01, 0.99)
+    shares = band_shares(labels, probs, base_rates=(0.03, float(labels.mean())))
+    same = shares[f"{labels.mean():g}"]["bands"]
+    # At the test set's own share nothing moves: the bands are the plain shares.
+    score = 100 * (1 - probs)
+    assert same["HIGH"]["traffic_share"] == pytest.approx(np.mean(score < 55))
+    assert same["LOW"]["traffic_share"] == pytest.approx(np.mean(score >= 80))
+    low = shares["0.03"]["bands"]
+    assert sum(b["traffic_share"] for b in low.values()) == pytest.approx(1.0)
+    assert sum(b["risky_held"] for b in low.values()) == pytest.approx(1.0)
+    # A rarer risk makes every band safer and the HIGH band far smaller.
+    assert low["HIGH"]["traffic_share"] < same["HIGH"]["traffic_share"] / 5
+    capacity = shares["0.03"]["capacity"]
+    caught = [row["risky_caught"] for row in capacity]
+    assert caught == sorted(caught) and 0 < caught[0] <= caught[-1] <= 1
+    assert [row["medium_min_score"] for row in capacity] == sorted(
+        row["medium_min_score"] for row in capacity
+    )
+    assert "| 3% |" in band_shares_table(shares)
+    assert "of traffic" in capacity_table(shares, "0.03")

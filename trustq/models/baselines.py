@@ -133,7 +133,7 @@ def logreg_indicators(
     val_idx: np.ndarray,
     test_idx: np.ndarray,
 ) -> np.ndarray:
-    """Logistic regression on the six normalised indicators."""
+    """Logistic regression on the profile vector (indicators, claims, flags)."""
     return _logistic_regression(ds.indicators.astype(np.float64), ds, train_idx, val_idx, test_idx)
 
 
@@ -144,7 +144,7 @@ def logreg_embedding_indicators(
     val_idx: np.ndarray,
     test_idx: np.ndarray,
 ) -> np.ndarray:
-    """Logistic regression on the resume embedding and the six indicators."""
+    """Logistic regression on the resume embedding and the profile vector."""
     x = np.hstack([ds.embeddings, ds.indicators]).astype(np.float64)
     return _logistic_regression(x, ds, train_idx, val_idx, test_idx)
 
@@ -156,7 +156,7 @@ def gbt_history(
     val_idx: np.ndarray,
     test_idx: np.ndarray,
 ) -> np.ndarray:
-    """Gradient-boosted trees on the indicators, history aggregates and the embedding.
+    """Gradient-boosted trees on the profile vector, history aggregates and the embedding.
 
     Trees are added up to ``GBT_MAX_ITER``; the count with the lowest validation log-loss
     is kept (early stopping on the validation split, not on a slice of the training rows).
@@ -238,10 +238,14 @@ class _RuleFlags:
 def standard(as_of: dt.date | Sequence[dt.date]) -> dict[str, tuple[Baseline, str]]:
     """The baselines every training run reports, for features computed as of ``as_of``."""
     return {
-        "logreg_indicators": (logreg_indicators, "logistic regression on the six indicators"),
+        "logreg_indicators": (
+            logreg_indicators,
+            "logistic regression on the profile vector (the six indicators, the claims and the "
+            "rule flags)",
+        ),
         "logreg_embedding_indicators": (
             logreg_embedding_indicators,
-            "logistic regression on the resume embedding plus the six indicators",
+            "logistic regression on the resume embedding plus the profile vector",
         ),
         "logreg_rule_flags": (
             _RuleFlags(as_of),
@@ -250,7 +254,7 @@ def standard(as_of: dt.date | Sequence[dt.date]) -> dict[str, tuple[Baseline, st
         ),
         "gbt_history_embedding": (
             gbt_history,
-            "gradient-boosted trees (HistGradientBoosting) on the indicators, counts and rates "
+            "gradient-boosted trees (HistGradientBoosting) on the profile vector, counts and rates "
             "of disputes, cancellations, late deliveries and low ratings over the whole "
             f"history and the last {' and '.join(map(str, RECENT_WINDOWS))} projects, and the "
             "resume embedding",
@@ -271,6 +275,6 @@ def ablations(config: TrainConfig) -> dict[str, tuple[Baseline, str]]:
         ),
         "net_indicators_only": (
             network_ablation(config, use_text=False, use_sequence=False, use_indicators=True),
-            "TrustNet on the six indicators only",
+            "TrustNet on the profile vector only (indicators, claims, flags)",
         ),
     }

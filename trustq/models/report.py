@@ -20,6 +20,7 @@ from trustq.models.training import (
     logit_nll,
     metrics,
 )
+from trustq.rules.flags import RiskLevel
 
 # The name the served network goes by in comparisons.
 MODEL = "trustnet"
@@ -222,9 +223,9 @@ def band_shares(
         weight /= weight.sum()
         risky_weight = weight * (y == 1)
         masks = {
-            "LOW": score >= low_score,
-            "MEDIUM": (score >= medium_score) & (score < low_score),
-            "HIGH": score < medium_score,
+            RiskLevel.LOW.value: score >= low_score,
+            RiskLevel.MEDIUM.value: (score >= medium_score) & (score < low_score),
+            RiskLevel.HIGH.value: score < medium_score,
         }
         bands = {}
         for band, mask in masks.items():
@@ -262,11 +263,12 @@ def band_shares_table(shares: Mapping[str, Any]) -> str:
     ]
     for rate in rates:
         b = shares[rate]["bands"]
-        held = b["MEDIUM"]["risky_held"] + b["HIGH"]["risky_held"]
-        within = b["HIGH"]["risky_within"]
+        high, medium = b[RiskLevel.HIGH.value], b[RiskLevel.MEDIUM.value]
+        held = medium["risky_held"] + high["risky_held"]
+        within = high["risky_within"]
         lines.append(
-            f"| {float(rate):.0%} | {b['LOW']['traffic_share']:.1%} | "
-            f"{b['MEDIUM']['traffic_share']:.1%} | {b['HIGH']['traffic_share']:.1%} | "
+            f"| {float(rate):.0%} | {b[RiskLevel.LOW.value]['traffic_share']:.1%} | "
+            f"{medium['traffic_share']:.1%} | {high['traffic_share']:.1%} | "
             f"{'-' if within is None else f'{within:.0%}'} | {held:.0%} |"
         )
     return "\n".join(lines)
@@ -522,7 +524,7 @@ def model_card(results: Mapping[str, Any], info: Mapping[str, Any]) -> str:
         f"(oldest first), dropout {net.get('dropout')}; the last step's state feeds the head."
         if net.get("use_sequence", True)
         else "- Project history: not used.",
-        "- The six normalised indicators feed the head directly."
+        "- The profile vector (six indicators, claims, rule flags) feeds the head directly."
         if net.get("use_indicators", True)
         else "- Indicators: not used.",
         "- Head: linear → ReLU → dropout → linear, one logit of P(risky).",
@@ -629,12 +631,14 @@ def model_card(results: Mapping[str, Any], info: Mapping[str, Any]) -> str:
         "no model can be expected to beat the ceiling row. Every number comes from one "
         f"{results.get('n_test')}-profile test split; the bootstrap intervals under Verdict "
         "show how large a difference it can resolve.",
-        "- The encoder is frozen and reads English; resumes in other languages, and "
-        "project histories far longer or shorter than the training data, are out of range.",
-        "- Profile links (GitHub, LinkedIn, portfolio) are not model inputs, and of a "
-        "project's link only its presence counts; nothing is ever fetched.",
-        "- Calibration holds for data like the validation split; a shift in the share of "
-        "risky profiles shifts the probabilities and needs recalibration.",
+        "- The encoder is frozen and reads English; verdicts on resumes mostly in other "
+        "languages, far outside the training lengths or mostly not prose carry a notice and "
+        "go to review.",
+        "- Of the profile links only which ones are given, and the rule flags on them, are "
+        "model inputs; of a project's link only its presence counts; nothing is ever fetched.",
+        "- Calibration holds for data like the validation split. Workers move it to the "
+        "configured base rate by the prior-shift correction, which assumes that only the "
+        "share of risky profiles differs, not what risky and honest profiles look like.",
         "",
     ]
     return "\n".join(lines)
@@ -656,7 +660,8 @@ def read_predictions(path: Path) -> tuple[list[str], np.ndarray, dict[str, np.nd
 
 
 def trait_masks(ids: Sequence[str], size: int, seed: int) -> dict[str, np.ndarray]:
-    """Slices of synthetic test rows by their hidden traits (persona, takeover, early bumps).
+    """Slices of synthetic test rows by their hidden traits (history, takeover, early bumps,
+    language, persona).
 
     The traits are regenerated from (size, seed); they are for analysis only and never
     reach a model.
@@ -673,11 +678,14 @@ def trait_masks(ids: Sequence[str], size: int, seed: int) -> dict[str, np.ndarra
     chosen = [by_id[i] for i in ids]
     takeover = np.array([t.takeover for _, t in chosen])
     bumps = np.array([t.early_bumps for _, t in chosen])
-    long_history = np.array([len(r["projects"]) >= 8 for r, _ in chosen])
+    full = np.array([t.history == "full" for _, t in chosen])
     masks = {"all": np.ones(len(ids), dtype=bool)}
+    for history in ("none", "short", "full"):
+        masks[f"history {history}"] = np.array([t.history == history for _, t in chosen])
     masks["takeover"] = takeover
     masks["early bumps"] = bumps
-    masks["8+ projects, neither"] = long_history & ~takeover & ~bumps
+    masks["full history, neither trait"] = full & ~takeover & ~bumps
+    masks["not in English"] = np.array([t.signals["non_english"] > 0 for _, t in chosen])
     for persona in ("entry", "mid", "senior", "expert"):
         masks[f"persona {persona}"] = np.array([t.persona == persona for _, t in chosen])
     return masks

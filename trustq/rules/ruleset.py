@@ -310,13 +310,13 @@ def apply_rules(
     """
     level = _risk_level(risk_level, "risk_level")
     if external_id in rules.block_external_ids:
-        return "HIGH", [
+        return RiskLevel.HIGH.value, [
             RuleHit(
                 "block_external_ids", "block", f"external id on the block list; {level} -> HIGH"
             )
         ]
     if external_id in rules.allow_external_ids:
-        return "LOW", [
+        return RiskLevel.LOW.value, [
             RuleHit("allow_external_ids", "allow", f"external id on the allow list; {level} -> LOW")
         ]
     hits = []
