@@ -50,9 +50,16 @@ def test_the_policy_applies_to_short_histories_but_not_full_ones() -> None:
     assert _decide(0.3, History.full).recommendation == "review"
 
 
-def test_a_newcomer_with_a_flag_against_them_is_not_limited() -> None:
+def test_a_newcomer_with_a_flag_against_them_goes_to_review() -> None:
     contact = Flag("contact_details", Severity.medium, "An e-mail address.", {})
-    assert _decide(0.05, History.none, flags=[contact]).recommendation == "trustworthy"
+    for policy in ("limited", "review", "score"):
+        d = _decide(0.05, History.none, flags=[contact], newcomer_policy=policy)
+        assert (d.risk_level, d.recommendation) == ("LOW", "review")
+    # A low-severity flag does not speak against anyone.
+    minor = Flag("guarantee_language", Severity.low, "A guarantee.", {})
+    assert _decide(0.05, History.none, flags=[minor]).recommendation == "limited"
+    # An established freelancer's record outweighs it: the band decides.
+    assert _decide(0.05, History.full, flags=[contact]).recommendation == "trustworthy"
     d = _decide(0.05, History.none, flags=[PAYMENT])
     assert (d.risk_level, d.recommendation) == ("HIGH", "risky")
 

@@ -374,6 +374,14 @@ def test_no_socket_is_opened_while_evaluating(monkeypatch: pytest.MonkeyPatch) -
             "I prefer payment by wire transfer outside the platform to payment through escrow.",
             "payment",
         ),
+        # Seen in hand-written fraud cases.
+        ("To avoid delay kindly reach out to me on WhatsApp and we discuss there.", "contact"),
+        ("Working with me directly means no 20% service fee.", "payment"),
+        ("Payment info: I accept Amazon, Apple or Steam gift cards.", "payment"),
+        ("payment: CASH APP ONLY, full payment upfront.", "payment"),
+        ("Please do not use the platform milestone, the factory does not accept it.", "payment"),
+        ("i dont use the site payments bc they hold my money for 2 weeks.", "payment"),
+        ("Add me on Telegram: t.me/ana_builds for quotes.", "contact"),
     ],
 )
 def test_requests_to_move_off_the_platform(sentence: str, kind: str) -> None:
@@ -415,6 +423,11 @@ def test_requests_to_move_off_the_platform(sentence: str, kind: str) -> None:
         "Built a Telegram bot that sends alerts to the on-call engineer.",
         "We built a support chat in WhatsApp for a dental clinic.",
         "Wrote the payout service that moves money to sellers' bank accounts.",
+        # Payments in someone's job, from real resumes.
+        "Paid approximately 100,000K in funds via wire transfers to suppliers on a weekly basis.",
+        "Reconciled incoming wire payments and PayPal settlements for the finance team.",
+        "I only work through the platform's escrow, never outside it.",
+        "Please keep all communication here on the platform.",
     ],
 )
 def test_negated_and_harmless_sentences_do_not_fire(sentence: str) -> None:
@@ -441,6 +454,8 @@ def test_several_contact_requests_are_high() -> None:
         ("Zahlung gerne direkt an mich, außerhalb der Plattform.", "high"),
         ("Pagamento direto via Pix, fora da plataforma, sai mais barato.", "high"),
         ("Me chama no zap que te passo o Pix.", "high"),
+        ("Solo acepto pagos por Binance Pay o USDT directo a mi billetera.", "high"),
+        ("El depósito no pasa por la plataforma.", "high"),
         ("Paiement direct par virement bancaire, hors plateforme.", "high"),
         ("Escríbeme por WhatsApp y lo hablamos.", "medium"),
         ("Schreib mir auf Telegram, dort antworte ich schneller.", "medium"),

@@ -78,7 +78,8 @@ def decide(
 ) -> Decision:
     """Score and band from the model, then the configured rules, each hit recorded, then
     the recommendation: a newcomer's follows ``settings.newcomer_policy`` when no flag
-    speaks against them, and input the model cannot read well goes to a person."""
+    speaks against them and goes to a person when one does, and input the model cannot
+    read well goes to a person."""
     score = trust_score(p_risk)
     model_level = risk_level(score, settings)
     facts = Facts(
@@ -96,12 +97,14 @@ def decide(
     if level != RiskLevel.HIGH and not listed:
         if notices:
             recommendation = Recommendation.review
-        elif history != History.full and not speaks_against(flags):
+        elif history != History.full:
+            # A newcomer has no record to outweigh a flag: one that speaks against them
+            # asks for a person; without one, the newcomer policy decides.
             policy = settings.newcomer_policy
-            if policy == "limited":
-                recommendation = Recommendation.limited
-            elif policy == "review":
+            if speaks_against(flags) or policy == "review":
                 recommendation = Recommendation.review
+            elif policy == "limited":
+                recommendation = Recommendation.limited
     return Decision(
         trust_score=score,
         model_risk_level=model_level.value,

@@ -35,7 +35,10 @@ _HARD_BREAK = re.compile(
 )
 # Sentence-level negation. "don't hesitate to ..." is an invitation, not a negation.
 _NEGATOR = re.compile(
-    r"\b(?:never|not|nor|neither|none|nobody|nothing|cannot|\w+n't|avoid\w*|refus\w*|"
+    # "to avoid delays, message me on WhatsApp" avoids the delay, not the channel.
+    r"\b(?:never|not|nor|neither|none|nobody|nothing|cannot|\w+n't|refus\w*|"
+    r"avoid\w*(?!\s+(?:any\s+|the\s+)?(?:delays?|confusion|misunderstandings?|waiting|wait|"
+    r"fees?|platform\s+fees?|commission))|"
     r"declin\w*|forbid\w*|prohibit\w*|against|wary|beware|careful|warn\w*|scam\w*|"
     # Spanish, Portuguese, German, French, Italian
     r"nunca|jam[aá]s|jamais|não|nao|nem|nie|niemals|nicht|kein\w*|pas|mai|"
@@ -225,7 +228,10 @@ _PAY_OR_CONTACT_CUE = re.compile(
 _RECEIVING_FRAME = re.compile(
     r"\b(?:i|we)\s+(?:only\s+|also\s+|can\s+|will\s+|'d\s+|would\s+)?"
     r"(?:accept|take|prefer|receive|require|ask\s+for|charge|invoice|suggest|propose)\b|"
-    r"\bpay\s+me\b|\bpaid\b|\bto\s+my\b|\bmy\s+(?:paypal|wallet|bank)|"
+    # The writer is the one paid: "get paid", "paid to me"; "paid suppliers via wire" is work.
+    r"\bpay\s+me\b|\b(?:get|be|being|am|are|is)\s+paid\b|"
+    r"\bpaid\s+(?:to\s+me|directly|upfront|up\s+front|in\s+advance|in\s+full|first)\b|"
+    r"\bto\s+my\b|\bmy\s+(?:paypal|wallet|bank)|"
     r"\b(?:happy|glad|willing|ok|okay|fine|open)\s+to\s+(?:take|accept|receive|get\s+paid)\b|"
     r"\bfor\s+a\s+(?:\d+\s?%\s+)?discount\b|\blower\s+(?:rate|price)\b|"
     r"\bclients?\s+(?:can|may|should|who)\s+pay|"
