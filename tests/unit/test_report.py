@@ -353,8 +353,8 @@ def test_band_shares_reweight_the_test_rows_to_each_base_rate() -> None:
     capacity = shares["0.03"]["capacity"]
     caught = [row["risky_caught"] for row in capacity]
     assert caught == sorted(caught) and 0 < caught[0] <= caught[-1] <= 1
-    assert [row["medium_min_score"] for row in capacity] == sorted(
-        row["medium_min_score"] for row in capacity
+    assert [row["low_risk_min_score"] for row in capacity] == sorted(
+        row["low_risk_min_score"] for row in capacity
     )
     assert "| 3% |" in band_shares_table(shares)
     assert "of traffic" in capacity_table(shares, "0.03")

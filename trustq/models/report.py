@@ -204,9 +204,9 @@ def band_shares(
     the workers apply, and the rows are reweighted so that risky ones make up the base
     rate. Per band: its share of traffic, the share of risky profiles within it, and the
     share of all risky profiles it holds. ``capacity``: for a share of traffic analysts
-    can review, the MEDIUM threshold (trust score) that fills it, riskiest first, and the
-    share of risky profiles that review then sees. The model's bands only: rules that act
-    on flags move some profiles further.
+    can review, the LOW threshold (trust score) below which that share falls, riskiest
+    first, and the share of risky profiles that review then sees. The model's bands only:
+    rules that act on flags move some profiles further.
     """
     y = np.asarray(labels, dtype=np.int64)
     p = np.clip(np.asarray(probs, dtype=np.float64), 1e-9, 1 - 1e-9)
@@ -245,7 +245,7 @@ def band_shares(
             capacity.append(
                 {
                     "review_share": review,
-                    "medium_min_score": round(float(score[order][k]), 1),
+                    "low_risk_min_score": round(float(score[order][k]), 1),
                     "risky_caught": float(caught[k]),
                 }
             )
@@ -269,20 +269,22 @@ def band_shares_table(shares: Mapping[str, Any]) -> str:
         lines.append(
             f"| {float(rate):.0%} | {b[RiskLevel.LOW.value]['traffic_share']:.1%} | "
             f"{medium['traffic_share']:.1%} | {high['traffic_share']:.1%} | "
-            f"{'-' if within is None else f'{within:.0%}'} | {held:.0%} |"
+            # A share from a handful of rows says nothing.
+            f"{'-' if within is None or high['traffic_share'] < 0.001 else f'{within:.0%}'} | "
+            f"{held:.0%} |"
         )
     return "\n".join(lines)
 
 
 def capacity_table(shares: Mapping[str, Any], rate: str) -> str:
-    """For one base rate: the MEDIUM threshold that fills a given review capacity."""
+    """For one base rate: the LOW threshold that fills a given review capacity."""
     lines = [
-        "| Analysts review | MEDIUM below trust score | risky profiles they see |",
+        "| Analysts review | set LOW_RISK_MIN_SCORE to | risky profiles they see |",
         "| --- | --- | --- |",
     ]
     for row in shares[rate]["capacity"]:
         lines.append(
-            f"| {row['review_share']:.1%} of traffic | {row['medium_min_score']:.1f} | "
+            f"| {row['review_share']:.1%} of traffic | {row['low_risk_min_score']:.1f} | "
             f"{row['risky_caught']:.0%} |"
         )
     return "\n".join(lines)
