@@ -426,6 +426,7 @@ def test_requests_to_move_off_the_platform(sentence: str, kind: str) -> None:
         # Payments in someone's job, from real resumes.
         "Paid approximately 100,000K in funds via wire transfers to suppliers on a weekly basis.",
         "Reconciled incoming wire payments and PayPal settlements for the finance team.",
+        "Supervised crews that work under the contract performed ON or OFF site.",
         "I only work through the platform's escrow, never outside it.",
         "Please keep all communication here on the platform.",
     ],

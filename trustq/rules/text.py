@@ -173,8 +173,8 @@ _PAYMENT_PATTERNS = (
     # "outside the platform", "avoid the platform fee", "off-platform"
     re.compile(
         r"(?P<ch>\b(?:outside|off|around|bypass(?:ing)?|circumvent(?:ing)?|avoid(?:ing)?|"
-        r"skip(?:ping)?|save|saving|without)\s+(?:of\s+)?(?:the\s+|this\s+)?"
-        r"(?:platform|site|marketplace|website|upwork|fiverr)(?:'s)?"
+        r"skip(?:ping)?|save|saving|without)\s+(?:of\s+)?(?:the\s+(?!site)|this\s+(?!site))?"
+        r"(?:platform|marketplace|website|upwork|fiverr|the\s+site|this\s+site)(?:'s)?"
         r"(?:\s+(?:fees?|commission|cut))?\b|\boff-platform\b)"
     ),
     # "payment via wire transfer", "to my PayPal", "paid in crypto"
