@@ -1124,7 +1124,7 @@ def _redact(url: str) -> str:
 def demo(
     train_size: Annotated[
         int, typer.Option(min=200, help="Synthetic profiles to train on.")
-    ] = 1500,
+    ] = 1000,
     profiles: Annotated[Path | None, typer.Option(help="JSONL of profiles to score.")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the verdicts.")] = 600.0,
 ) -> None:
