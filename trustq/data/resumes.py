@@ -281,6 +281,16 @@ class _Job:
         self.ft = False
 
 
+def _separated(groups: list[list[str]]) -> list[str]:
+    """The lines of each group, a blank line between groups."""
+    lines: list[str] = []
+    for i, group in enumerate(groups):
+        if i:
+            lines.append("")
+        lines += group
+    return lines
+
+
 class _Renderer:
     def __init__(self, rng: random.Random, facts: ResumeFacts, sig: TextSignals, L: _Lang):
         self.rng = rng
@@ -1315,7 +1325,10 @@ class _Renderer:
         self.add_project_line(p)
 
     def add_project_line(self, p: list[str]) -> None:
-        text = self.pick("projects.lines", strict=True)
+        self._add_line(p, "projects.lines")
+
+    def _add_line(self, p: list[str], key: str) -> None:
+        text = self.pick(key, strict=True)
         if not text:
             return
         p.append("\x00" + text)
@@ -1331,11 +1344,7 @@ class _Renderer:
         self.add_side_line(p)
 
     def add_side_line(self, p: list[str]) -> None:
-        text = self.pick("side_projects.lines", strict=True)
-        if not text:
-            return
-        p.append("\x00" + text)
-        self._count(text, bullet=True)
+        self._add_line(p, "side_projects.lines")
 
     def add_skill_note(self) -> None:
         tech = self.techs[len(self.skill_notes)]
@@ -1470,26 +1479,11 @@ class _Renderer:
         if self.services:
             blocks["services"] = [self._bul(x) for x in self.services]
         if self.cases:
-            lines = []
-            for i, c in enumerate(self.cases):
-                if i:
-                    lines.append("")
-                lines += c
-            blocks["cases"] = lines
+            blocks["cases"] = _separated(self.cases)
         if self.projects:
-            lines = []
-            for i, p in enumerate(self.projects):
-                if i:
-                    lines.append("")
-                lines += [self._item(x) for x in p]
-            blocks["projects"] = lines
+            blocks["projects"] = _separated([[self._item(x) for x in p] for p in self.projects])
         if self.side:
-            lines = []
-            for i, p in enumerate(self.side):
-                if i:
-                    lines.append("")
-                lines += [self._item(x) for x in p]
-            blocks["side_projects"] = lines
+            blocks["side_projects"] = _separated([[self._item(x) for x in p] for p in self.side])
         if self.education:
             lines = []
             for e in self.education:
