@@ -506,7 +506,8 @@ def review(
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
 ) -> None:
-    """List verdicts that recommend a review and await a decision, oldest first."""
+    """List verdicts that ask for a person (review or risky) and await a decision, oldest
+    first."""
     from trustq.client import review_queue
 
     _settings()

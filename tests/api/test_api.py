@@ -134,7 +134,7 @@ def test_submit_poll_read_label_review_and_page(
     assert missing.status_code == 404
     assert missing.json()["errors"][0]["field"] == "evaluation_id"
 
-    # The review queue: MEDIUM verdicts without a label, so never the labelled one.
+    # The review queue: verdicts for a person without a label, so never the labelled one.
     queue = http.get("/v1/review-queue", headers=reader.headers).json()["items"]
     assert all(v["risk_level"] == "MEDIUM" for v in queue)
     in_queue = {v["submission_id"] for v in queue}

@@ -101,7 +101,7 @@ def test_review_queue_and_decisions_keep_history(start_worker) -> None:
     start_worker()
     verdict = client.wait_for_verdict(sid, timeout=120)
     queued = {v.submission_id for v in client.review_queue()}
-    assert (verdict.risk_level == "MEDIUM") == (str(sid) in queued)
+    assert (verdict.recommendation in ("review", "risky")) == (str(sid) in queued)
 
     client.decide(sid, "risky", by="alice", note="same portfolio as a banned account")
     client.label(sid, "trustworthy", source="chargeback", by="billing")

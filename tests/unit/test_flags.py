@@ -382,6 +382,9 @@ def test_no_socket_is_opened_while_evaluating(monkeypatch: pytest.MonkeyPatch) -
         ("Please do not use the platform milestone, the factory does not accept it.", "payment"),
         ("i dont use the site payments bc they hold my money for 2 weeks.", "payment"),
         ("Add me on Telegram: t.me/ana_builds for quotes.", "contact"),
+        ("Every new client must pay a one-time registration fee of $85.", "payment"),
+        # Found by review: a denial earlier in the sentence, in another clause.
+        ("I never miss a deadline and you pay me via PayPal friends and family.", "payment"),
     ],
 )
 def test_requests_to_move_off_the_platform(sentence: str, kind: str) -> None:
@@ -427,6 +430,12 @@ def test_requests_to_move_off_the_platform(sentence: str, kind: str) -> None:
         "Paid approximately 100,000K in funds via wire transfers to suppliers on a weekly basis.",
         "Reconciled incoming wire payments and PayPal settlements for the finance team.",
         "Supervised crews that work under the contract performed ON or OFF site.",
+        # Found by review: work descriptions that name a payment channel.
+        "Set up payments via PayPal and Stripe for an e-commerce client.",
+        "Built a checkout where clients can pay via PayPal or Venmo.",
+        "Payments are sent via wire transfer to international vendors.",
+        "Helped sellers move off Amazon and onto Shopify, saving platform fees.",
+        "Developed a crypto wallet app; users get paid in crypto.",
         "I only work through the platform's escrow, never outside it.",
         "Please keep all communication here on the platform.",
     ],
@@ -436,10 +445,12 @@ def test_negated_and_harmless_sentences_do_not_fire(sentence: str) -> None:
     assert flags_of(with_text(text), "off_platform_request") == []
 
 
-def test_several_contact_requests_are_high() -> None:
+def test_several_contact_requests_stay_medium() -> None:
+    # Moving the conversation is the step before moving payment: a person should look,
+    # however often it is asked; only payment off the platform is decisive.
     text = "Message me on Telegram. Later, let's move to WhatsApp for calls."
     f = one_flag(with_text(text), "off_platform_request")
-    assert f.severity == Severity.high
+    assert f.severity == Severity.medium
     assert f.evidence["count"] == 2
 
 
@@ -765,3 +776,33 @@ def test_a_maximal_profile_evaluates_fast() -> None:
     print(f"\n100,000 chars, 500 projects: {best * 1000:.1f} ms ({len(flags)} flags)")
     assert {"off_platform_request", "guarantee_language"} <= {f.code for f in flags}
     assert best < 1.0
+
+
+# --- Written to get past the rules ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Pay me via Pay\u200bPal fri\u200bends and family.",  # zero-width spaces
+        "Pay me via P\u0430yP\u0430l friends and family.",  # Cyrillic a
+        "Ｐａｙ ｍｅ ｖｉａ ＰａｙＰａｌ friends and family.",  # full-width letters
+        "Pay me via Pay\u00adPal friends and family.",  # soft hyphen
+    ],
+)
+def test_invisible_and_look_alike_characters_do_not_hide_a_request(sentence: str) -> None:
+    f = one_flag(with_text(f"Designer for small brands. {sentence}"), "off_platform_request")
+    assert f.severity == Severity.high
+
+
+def test_an_earlier_mention_of_the_same_word_does_not_hide_a_request() -> None:
+    filler = " and ".join(["careful documentation of every step"] * 8)
+    text = f"I integrated paypal checkout for shops, {filler}, so please pay me via paypal."
+    assert one_flag(with_text(text), "off_platform_request").severity == Severity.high
+
+
+def test_spaces_after_a_label_cost_linear_time() -> None:
+    text = ("phone" + " " * 290 + "x ") * 340
+    started = time.perf_counter()
+    evaluate_flags(with_text(text[:100_000]), AS_OF)
+    assert time.perf_counter() - started < 2.0

@@ -96,3 +96,12 @@ def test_a_length_range_from_an_artifact_is_checked() -> None:
     for bad in (None, {"p01": 30, "p99": 20}, {"p01": 0, "p99": 20}):
         with pytest.raises((ValueError, KeyError, TypeError)):
             LengthRange.from_meta(bad)
+
+
+def test_whitespace_only_lines_cost_linear_time() -> None:
+    import time
+
+    text = ENGLISH + " \n" * 49_000
+    started = time.perf_counter()
+    assert input_notices(text, 120, TRAINED) == []
+    assert time.perf_counter() - started < 1.0

@@ -433,7 +433,7 @@ def add_label(evaluation_id: uuid.UUID, body: LabelIn, key: Submitter) -> LabelO
 @router.get(
     "/review-queue",
     response_model=VerdictPage,
-    summary="MEDIUM verdicts awaiting a reviewer's decision, oldest first",
+    summary="Verdicts for a person (review or risky) awaiting a decision, oldest first",
     responses=PROBLEMS,
 )
 def review_queue(

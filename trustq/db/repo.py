@@ -397,11 +397,12 @@ def find_verdicts(
 
 
 def review_queue(session: Session, *, limit: int = 100) -> list[VerdictRow]:
-    """Verdicts that recommend a review and whose submission has no label yet, oldest first."""
+    """Verdicts that ask for a person (recommendation review, or risky: hold and review)
+    whose submission has no label yet, oldest first."""
     undecided = ~select(Label.id).where(Label.submission_id == Verdict.submission_id).exists()
     stmt = (
         _verdict_query()
-        .where(Verdict.recommendation == "review", undecided)
+        .where(Verdict.recommendation.in_(("review", "risky")), undecided)
         .order_by(Verdict.created_at.asc(), Verdict.id.asc())
         .limit(limit)
     )

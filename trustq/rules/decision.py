@@ -174,8 +174,8 @@ def summarise(
         parts = [f"{n_projects} projects here"]
     ranked = sorted(decision.flags, key=lambda f: -Severity(f["severity"]).rank)
     strong = [f for f in ranked if Severity(f["severity"]).rank >= Severity.medium.rank]
-    for flag in strong[:2]:
-        parts.append(_flag_phrase(flag))
+    phrases = list(dict.fromkeys(_flag_phrase(f) for f in strong))  # one flag may fire twice
+    parts.extend(phrases[:2])
     for notice in decision.notices:
         phrase = _NOTICE.get(notice["kind"], notice["kind"])
         if notice["kind"] == "length":
@@ -185,7 +185,7 @@ def summarise(
     raising = [r for r in reasons if r.get("effect", 0) > 0]
     if not strong and not decision.notices:
         if decision.risk_level != RiskLevel.LOW and raising:
-            concern = str(raising[0].get("text", ""))[:120].rstrip(" .;:")
+            concern = str(raising[0].get("text", "")).rstrip(" .;:")
             parts.append(f"the model's main concern: {concern}")
         else:
             parts.append("no flag speaks against it")

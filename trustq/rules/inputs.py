@@ -61,7 +61,9 @@ MIN_PROSE_SHARE = 0.55
 # Blocks with fewer words are skill lists, headings and dates: no identifier reads them.
 _MIN_BLOCK_WORDS = 6
 _MIN_CLASSIFIED_CHARS = 40
-_BLOCK = re.compile(r"[^\n]+(?:\n(?!\s*\n)[^\n]+)*")
+# A block: lines up to a blank line. The look-ahead stays on one line, so a run of
+# whitespace-only lines costs linear time.
+_BLOCK = re.compile(r"[^\n]+(?:\n(?![^\S\n]*\n)[^\n]+)*")
 _LETTER_WORD = re.compile(r"[^\W\d_]{2,}")
 # A word as prose has it: letters (with inner hyphens or apostrophes), at most 30 long,
 # with punctuation around it. Code tokens, numbers and encoded blobs are not words.

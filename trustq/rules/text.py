@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -57,6 +58,14 @@ _DENIED_AFTER = re.compile(
     r"risky|unsafe)\b|"
     r"\bviolat\w*|\bbreak\w*\s+the\s+(?:rules|terms)"
 )
+# "and", "so" or "then" before a new subject or an instruction start a clause of their own.
+_JOINED_CLAUSE = re.compile(
+    r"\b(?:and|so|then)\s+(?:i|we|you|let's|let|please|just|pay|message|contact|text|ping|"
+    r"write|send|reach|call|email|add|dm|clients?)\b"
+)
+# A denial reaches a phrase this many words after it at most ("I never ask clients to pay
+# outside the platform": five).
+_NEGATION_REACH_WORDS = 10
 # After a comma, these start a new statement, so an earlier "never" stops applying.
 _CLAUSE_RESTART = re.compile(
     r",\s*(?:i|we|you|let's|let|please|just|only|so|then|instead|pay|message|contact|text|"
@@ -64,10 +73,27 @@ _CLAUSE_RESTART = re.compile(
 )
 
 
+# Letters from other scripts that look Latin: "PаyPal" with a Cyrillic "а" reads "PayPal".
+_LOOKALIKES = str.maketrans(
+    "аеорсухіјѕԁһӏԛԝɑАВЕКМНОРСТХУαορτικνΑΒΕΖΗΙΚΜΝΟΡΤΥΧ",
+    "aeopcyxijsdhlqwaABEKMHOPCTXYaoptikvABEZHIKMNOPTYX",
+)
+
+
+def normalise(text: str) -> str:
+    """The text the rules read: compatibility forms folded (full-width letters, ligatures),
+    invisible format characters (zero-width spaces, soft hyphens) removed, Latin
+    look-alikes from other scripts replaced."""
+    folded = unicodedata.normalize("NFKC", text)
+    visible = "".join(c for c in folded if unicodedata.category(c) != "Cf")
+    return visible.translate(_LOOKALIKES)
+
+
 class ResumeText:
     """Resume text with the positions needed to judge a match inside its sentence."""
 
     def __init__(self, text: str) -> None:
+        text = normalise(text)
         self.raw = text
         # Same length as the original, so match offsets stay valid for both; the few
         # characters whose lower case is longer ("İ") are kept as they are.
@@ -103,7 +129,16 @@ class ResumeText:
         if contrast is not None and "," not in pre[contrast.end() :]:
             return True
         negator = _last(_NEGATOR, pre)
-        return negator is not None and not _CLAUSE_RESTART.search(pre, negator.end())
+        if negator is None:
+            return False
+        between = pre[negator.end() :]
+        # "I never miss a deadline and you pay me via PayPal": the denial is in another
+        # clause, or too far back to reach the phrase.
+        return not (
+            _CLAUSE_RESTART.search(pre, negator.end())
+            or _JOINED_CLAUSE.search(between)
+            or len(between.split()) > _NEGATION_REACH_WORDS
+        )
 
 
 def _last(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
@@ -163,6 +198,21 @@ _PAY_CHANNEL = (
 )
 # Refusing the platform's own payments: "do not use the platform milestone", "i dont use
 # the site payments", "not through the platform". The negation is the request here.
+# "To avoid the platform fee, …", "you save the commission": a request when said to the
+# reader; "helped sellers move to Shopify, saving platform fees" is someone's work.
+_FEE_AVOIDANCE = re.compile(
+    r"(?P<ch>\b(?:avoid(?:ing)?|skip(?:ping)?|save|saving|without)\s+(?:of\s+)?"
+    r"(?:the\s+(?!site)|this\s+(?!site))?"
+    r"(?:platform|marketplace|website|upwork|fiverr|the\s+site|this\s+site)(?:'s)?"
+    r"(?:\s+(?:fees?|commission|cut))?\b)"
+)
+# Advance fees: money asked before any work, outside any milestone ("every new client
+# must pay a one-time registration fee").
+_ADVANCE_FEE = re.compile(
+    r"(?P<ch>\b(?:registration|onboarding|application|activation|processing|membership|"
+    r"licen[cs]e|studio|booking|joining|admin(?:istration)?)\s+fees?\b)"
+)
+_ADDRESSED = re.compile(r"\b(?:you|your|we|us|me|my|i|let's|clients?)\b")
 _PLATFORM_REFUSAL = re.compile(
     r"(?P<ch>\b(?:do\s*n[o']?t|don'?t|dont|never|not|no)\s+(?:use\s+|work\s+with\s+|"
     r"pay\s+(?:through|via|on)\s+|go(?:es)?\s+through\s+|through\s+|via\s+)"
@@ -172,8 +222,8 @@ _PLATFORM_REFUSAL = re.compile(
 _PAYMENT_PATTERNS = (
     # "outside the platform", "avoid the platform fee", "off-platform"
     re.compile(
-        r"(?P<ch>\b(?:outside|off|around|bypass(?:ing)?|circumvent(?:ing)?|avoid(?:ing)?|"
-        r"skip(?:ping)?|save|saving|without)\s+(?:of\s+)?(?:the\s+(?!site)|this\s+(?!site))?"
+        r"(?P<ch>\b(?:outside|off|around|bypass(?:ing)?|circumvent(?:ing)?)\s+(?:of\s+)?"
+        r"(?:the\s+(?!site)|this\s+(?!site))?"
         r"(?:platform|marketplace|website|upwork|fiverr|the\s+site|this\s+site)(?:'s)?"
         r"(?:\s+(?:fees?|commission|cut))?\b|\boff-platform\b)"
     ),
@@ -207,12 +257,16 @@ _PAYMENT_PATTERNS = (
         r"f&f))\s+only\b)"
     ),
     _PLATFORM_REFUSAL,
+    _FEE_AVOIDANCE,
+    _ADVANCE_FEE,
     re.compile(
         r"(?P<ch>\bgift\s+cards?\s+(?:are\s+)?(?:accepted|welcome|ok|okay|preferred)|"
         r"\bclients?\s+who\s+pay\s+(?:by|via|with|in|through)\s+\w+(?:\s+\w+)?\s+get)\b"
     ),
 )
 _REFUSAL = _PAYMENT_PATTERNS.index(_PLATFORM_REFUSAL)
+_AVOIDANCE = _PAYMENT_PATTERNS.index(_FEE_AVOIDANCE)
+_ADVANCE = _PAYMENT_PATTERNS.index(_ADVANCE_FEE)
 _PAY_CUE = re.compile(
     r"\b(?:pay|paid|paying|payments?|invoic\w*|fees?|money|deposit\w*|escrow|milestones?|"
     r"upfront|refunds?)\b"
@@ -229,14 +283,18 @@ _RECEIVING_FRAME = re.compile(
     r"\b(?:i|we)\s+(?:only\s+|also\s+|can\s+|will\s+|'d\s+|would\s+)?"
     r"(?:accept|take|prefer|receive|require|ask\s+for|charge|invoice|suggest|propose)\b|"
     # The writer is the one paid: "get paid", "paid to me"; "paid suppliers via wire" is work.
-    r"\bpay\s+me\b|\b(?:get|be|being|am|are|is)\s+paid\b|"
+    r"\bpay\s+me\b|\b(?:i|we)\s+(?:\w+\s+){0,2}?(?:get|be|am|are)\s+paid\b|\bi'?m\s+paid\b|"
+    r"\b(?:prefer|like|want|need|happy|glad)\s+to\s+(?:be|get)\s+paid\b|\bgetting\s+paid\b|"
     r"\bpaid\s+(?:to\s+me|directly|upfront|up\s+front|in\s+advance|in\s+full|first)\b|"
     r"\bto\s+my\b|\bmy\s+(?:paypal|wallet|bank)|"
     r"\b(?:happy|glad|willing|ok|okay|fine|open)\s+to\s+(?:take|accept|receive|get\s+paid)\b|"
     r"\bfor\s+a\s+(?:\d+\s?%\s+)?discount\b|\blower\s+(?:rate|price)\b|"
-    r"\bclients?\s+(?:can|may|should|who)\s+pay|"
-    r"\bpayments?\s+(?:can|will|should|must|is|are)\s+(?:be\s+)?(?:made|sent|arranged|done|paid)\b|"
-    r"\b(?:set\s+up|arrange)\s+(?:the\s+)?(?:milestone\s+)?payments?\b|"
+    # Proposals to the reader, not descriptions of work: "clients can pay me", "payment can
+    # be arranged", "we can set up milestone payments".
+    r"\bclients?\s+(?:can|may|should|who)\s+pay\s+(?:me|us)\b|"
+    r"\bpayments?\s+(?:can|will|should|must)\s+(?:be\s+)?(?:made|sent|arranged|done|paid)\b|"
+    r"\b(?:we\s+can|we'?ll|we\s+will|let'?s|i\s+can|i'?ll|i\s+will)\s+(?:set\s+up|arrange)\s+"
+    r"(?:the\s+)?(?:milestone\s+)?payments?\b|"
     r"\bdon'?t\s+pay\s+(?:extra|the\s+fee|fees|charges)|\bextra\s+charges\b|"
     r"\bpay\s+(?:my|our)\b|\bto\s+(?:our|a|the)\s+(?:\w+\s+){0,3}account\b"
 )
@@ -453,6 +511,7 @@ _PAYMENT_ML_ANCHORS = (
     "piattaforma",
 )
 _PAYMENT_ANCHORS = (
+    "fee",
     "only",
     "revolut",
     "binance",
@@ -493,8 +552,10 @@ def _find_phrases(
     for anchor in anchors:
         at = low.find(anchor)
         while at != -1:
+            # Each occurrence gets its own window, so a mention early in a long sentence
+            # does not cut off a request further on.
             windows.append(text.sentence(at))
-            at = low.find(anchor, windows[-1][1])
+            at = low.find(anchor, at + len(anchor))
     if not windows:
         return
     windows.sort()
@@ -552,6 +613,10 @@ def off_platform_flags(text: ResumeText) -> Iterator[Flag]:
             continue
         if index == 1 and not _RECEIVING_FRAME.search(text.low, s0, s1):
             continue
+        if index in (_AVOIDANCE, _ADVANCE) and not (
+            _ADDRESSED.search(text.low, s0, s1) or _RECEIVING_FRAME.search(text.low, s0, s1)
+        ):
+            continue
         if not text.negated(pos, match.end("ch")):
             record("payment", match)
     for _, match in _find_phrases(text, (_CONTACT_ML,), _CONTACT_ML_ANCHORS):
@@ -572,7 +637,8 @@ def off_platform_flags(text: ResumeText) -> Iterator[Flag]:
         return
     found = sorted(hits.values(), key=lambda h: h["pos"])
     payment = any(h["kind"] == "payment" for h in found)
-    severity = Severity.high if payment or len(found) >= 2 else Severity.medium
+    # Payment off the platform is decisive; contact is the step before it, for a person to see.
+    severity = Severity.high if payment else Severity.medium
     what = "payment" if payment else "contact"
     yield Flag(
         "off_platform_request",
@@ -627,11 +693,12 @@ _EMAIL = (
 )
 # A phone number: an international prefix, or a number right after a word that names it.
 # Years, date ranges and amounts have no "+" and no such word before them.
+# Every gap is bounded: a label followed by thousands of spaces costs nothing.
 _PHONE = re.compile(
     r"(?:\+\s?\d{1,3}|\b(?:phone|tel|telephone|mobile|cell|whats\s?app|call|text|sms|"
     r"tel[eé]fono|telefone|telefon|handy|celular|m[oó]vil|portable|cellulare|t[ée]l[ée]phone|"
-    r"t[ée]l|zap)\b\.?\s*(?:no\.?|number|n[uú]mero|nummer)?\s*[:#-]?\s*\+?)"
-    r"[\s(]*\d[\d\s().-]{6,18}\d"
+    r"t[ée]l|zap)\b[.:#\s-]{0,6}(?:(?:no\.?|number|n[uú]mero|nummer)[.:#\s-]{0,4})?\+?)"
+    r"[\s(]{0,3}\d[\d\s().-]{6,18}\d"
 )
 _EMAIL_ANCHORS = ("@", "at)", "at]", "at}", " dot ")
 _PHONE_ANCHORS = (

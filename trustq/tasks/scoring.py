@@ -276,6 +276,7 @@ class Batch:
                 dt.date.today(),
                 duplicates=self._duplicates(jobs),
                 report=report,
+                tokens=[j.tokens for j in jobs if j.profile is not None],
             )
             metrics.batch_scored(len(jobs))
         latency = time.perf_counter() - started

@@ -290,8 +290,10 @@ class Runtime:
         *,
         duplicates: DuplicateLookup | None = None,
         report: BatchReport | None = None,
+        tokens: Sequence[int] | None = None,
     ) -> list[Scored | Exception]:
-        """Score ``profiles`` together; one result per profile, in order.
+        """Score ``profiles`` together; one result per profile, in order. ``tokens``: each
+        resume's length in encoder tokens, when the caller counted them already.
 
         A profile the model cannot score gets its exception in place of a result and the
         others are still scored: when the batch as a whole raises, each profile is scored
@@ -304,7 +306,7 @@ class Runtime:
         scorer = self.scorer()
         report.model_version = scorer.version
         try:
-            return list(self._score_together(scorer, profiles, today, duplicates, report))
+            return list(self._score_together(scorer, profiles, today, duplicates, report, tokens))
         except Exception as exc:
             if _concerns_the_batch(exc):
                 raise
@@ -319,7 +321,8 @@ class Runtime:
         for i, profile in enumerate(profiles):
             one = _only(duplicates, i)
             try:
-                out.extend(self._score_together(scorer, [profile], today, one, report))
+                counted = None if tokens is None else [tokens[i]]
+                out.extend(self._score_together(scorer, [profile], today, one, report, counted))
             except Exception as exc:
                 if _concerns_the_batch(exc):
                     raise
@@ -333,6 +336,7 @@ class Runtime:
         today: dt.date,
         duplicates: DuplicateLookup | None,
         report: BatchReport,
+        tokens: Sequence[int] | None = None,
     ) -> list[Scored]:
         settings = self.settings
         started = time.perf_counter()
@@ -356,8 +360,10 @@ class Runtime:
         signatures = [minhash_signature(t) for t in texts]
         bands = [lsh_bands(s) for s in signatures]
         histories = [history_state(p, settings.short_history_projects) for p in profiles]
+        if tokens is None:
+            tokens = [self.encoder.count_tokens([t])[1] for t in texts]
         notices = [
-            input_notices(t, self.encoder.count_tokens([t])[1], scorer.length_range) for t in texts
+            input_notices(t, n, scorer.length_range) for t, n in zip(texts, tokens, strict=True)
         ]
         now = report.timed("flags", now)
         if duplicates is not None:
