@@ -436,6 +436,7 @@ def test_requests_to_move_off_the_platform(sentence: str, kind: str) -> None:
         "Payments are sent via wire transfer to international vendors.",
         "Helped sellers move off Amazon and onto Shopify, saving platform fees.",
         "Developed a crypto wallet app; users get paid in crypto.",
+        "Updating of Processing Fee of Entire South Portfolio Clients & prepare the MIS.",
         "I only work through the platform's escrow, never outside it.",
         "Please keep all communication here on the platform.",
     ],

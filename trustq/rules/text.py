@@ -213,6 +213,13 @@ _ADVANCE_FEE = re.compile(
     r"licen[cs]e|studio|booking|joining|admin(?:istration)?)\s+fees?\b)"
 )
 _ADDRESSED = re.compile(r"\b(?:you|your|we|us|me|my|i|let's|clients?)\b")
+# An advance fee is demanded of the reader; "updated the processing fee of client
+# portfolios" is a banker's work.
+_DEMAND = re.compile(
+    r"\b(?:must|need\s+to|needs\s+to|have\s+to|has\s+to|required\s+to|should)\s+"
+    r"(?:first\s+)?(?:pay|send|transfer)\b|\b(?:pay|send)\s+(?:me|us)\b|"
+    r"\bi\s+(?:need|require|ask\s+for|charge)\b"
+)
 _PLATFORM_REFUSAL = re.compile(
     r"(?P<ch>\b(?:do\s*n[o']?t|don'?t|dont|never|not|no)\s+(?:use\s+|work\s+with\s+|"
     r"pay\s+(?:through|via|on)\s+|go(?:es)?\s+through\s+|through\s+|via\s+)"
@@ -613,9 +620,11 @@ def off_platform_flags(text: ResumeText) -> Iterator[Flag]:
             continue
         if index == 1 and not _RECEIVING_FRAME.search(text.low, s0, s1):
             continue
-        if index in (_AVOIDANCE, _ADVANCE) and not (
+        if index == _AVOIDANCE and not (
             _ADDRESSED.search(text.low, s0, s1) or _RECEIVING_FRAME.search(text.low, s0, s1)
         ):
+            continue
+        if index == _ADVANCE and not _DEMAND.search(text.low, s0, s1):
             continue
         if not text.negated(pos, match.end("ch")):
             record("payment", match)
