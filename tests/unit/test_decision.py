@@ -97,6 +97,9 @@ def test_the_summary_names_history_evidence_and_action() -> None:
         "Short history here (2 projects); the resume is mostly not in English: review."
     )
     worry = _decide(0.3, History.full)
+    assert summarise(worry, n_projects=9) == (
+        "9 projects here; no flag, but the model puts the chance of risk at 30%: review."
+    )
     reason = {"effect": 0.12, "text": "Project 'Shop' was disputed and cancelled."}
     assert summarise(worry, n_projects=9, reasons=[reason]) == (
         "9 projects here; the model's main concern: Project 'Shop' was disputed and "

@@ -184,10 +184,13 @@ def summarise(
         parts.append(phrase)
     raising = [r for r in reasons if r.get("effect", 0) > 0]
     if not strong and not decision.notices:
-        if decision.risk_level != RiskLevel.LOW and raising:
+        if decision.risk_level == RiskLevel.LOW:
+            parts.append("no flag speaks against it")
+        elif raising:
             concern = str(raising[0].get("text", "")).rstrip(" .;:")
             parts.append(f"the model's main concern: {concern}")
         else:
-            parts.append("no flag speaks against it")
+            risk = (100.0 - decision.trust_score) / 100.0
+            parts.append(f"no flag, but the model puts the chance of risk at {risk:.0%}")
     action = _ACTION[Recommendation(decision.recommendation)]
     return "; ".join(parts) + f": {action}."
