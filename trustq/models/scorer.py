@@ -113,10 +113,8 @@ class Scorer:
         profiles: Sequence[Profile],
         embeddings: np.ndarray,
         as_of: dt.date,
-        flags: Sequence[Sequence[Flag]] | None = None,
     ) -> list[Score]:
-        """One calibrated score per profile, in order, from a single batched forward pass.
-        ``flags``: each profile's rule flags, when the caller has them already."""
+        """One calibrated score per profile, in order, from a single batched forward pass."""
         emb = np.asarray(embeddings, dtype=np.float32)
         if emb.ndim != 2 or emb.shape[1] != self.embed_dim:
             raise ValueError(
@@ -130,9 +128,7 @@ class Scorer:
         if not profiles:
             return []
 
-        if flags is None:
-            flags = [evaluate_flags(p, as_of) for p in profiles]
-        prepared = [self.prepare(p, as_of, f) for p, f in zip(profiles, flags, strict=True)]
+        prepared = [self.prepare(p, as_of, evaluate_flags(p, as_of)) for p in profiles]
         probs, _ = self.score_prepared(prepared, emb)
         return [
             Score(p_risk=float(pi), indicators=f.raw_indicators)

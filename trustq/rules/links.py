@@ -14,7 +14,6 @@ from trustq.rules.flags import Flag, Severity
 from trustq.schemas import Profile, Project
 
 _GITHUB_HOSTS = frozenset({"github.com", "www.github.com"})
-_GITHUB_USER_URL = "github.com/<user>"
 _GITHUB_USER = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38})$", re.IGNORECASE)
 # Paths on github.com that are site pages, not user names.
 _GITHUB_RESERVED = frozenset(
