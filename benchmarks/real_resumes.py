@@ -140,12 +140,12 @@ def _slug(name: str) -> str:
 
 def _read_file(file: Path) -> tuple[str, str | None]:
     """(text, None), or ("", why not): the extraction the worker applies to an uploaded file."""
-    from trustq.services.resume_files import ResumeFileError, extract_text
+    from trustq.services.resume_files import FileLimits, ResumeFileError, extract_text
 
     if file.suffix.lower() == ".txt":
         return file.read_text(encoding="utf-8", errors="replace"), None
     try:
-        return extract_text(file.read_bytes(), file.name), None
+        return extract_text(file.read_bytes(), file.name, FileLimits()), None
     except ResumeFileError as exc:
         return "", str(exc)
 

@@ -120,6 +120,36 @@ def hostile_table(hostile: dict[str, dict[str, Any]]) -> list[str]:
             lines.append(
                 f"Accepted includes {same_key} repeat(s) of an idempotency key (no new row)."
             )
+    if "files" in hostile:
+        f = hostile["files"]
+        lines += [
+            "",
+            _row(["hostile resume file", "bytes", "refused at intake", "seconds",
+                  "in the worker", "attempts", "reason"]),
+            _row(["---"] * 7),
+        ]  # fmt: skip
+        for name, one in f["files"].items():
+            lines.append(
+                _row(
+                    [
+                        f"`{name}`",
+                        f"{one['bytes']:,}",
+                        "yes" if one["refused_at_intake"] else "no",
+                        one["seconds"],
+                        one["status"],
+                        one["attempts"],
+                        one["reason"].replace("|", "/"),
+                    ]
+                )
+            )
+        lines += [
+            "",
+            f"Good profiles in the same burst: {f['good_scored']} of {f['good']} scored, "
+            f"{f['good_first_attempt']} on their first attempt; the worker's pool process peak "
+            f"resident memory {f['worker_peak_rss_before_mib']} MiB before the burst, "
+            f"{f['worker_peak_rss_after_mib']} MiB after ({f['seconds']} s in all). Seconds: "
+            "intake's check and the bounded read, one file alone.",
+        ]
     if "messages" in hostile:
         m = hostile["messages"]
         lines += [

@@ -100,7 +100,7 @@ def enqueue(
 ) -> None:
     """Validate profiles, store them, queue them for scoring; prints their submission ids."""
     from trustq.client import default_actor
-    from trustq.services.resume_files import ResumeFileError, check_file
+    from trustq.services.resume_files import FileLimits, ResumeFileError, check_file
     from trustq.services.submissions import DatabaseUnavailable, enqueue, parse_document
 
     settings = _settings()
@@ -112,7 +112,7 @@ def enqueue(
     if resume_file is not None:
         try:
             attached = (resume_file.name, resume_file.read_bytes())
-            check_file(attached[1], attached[0], settings.max_resume_file_bytes)
+            check_file(attached[1], attached[0], FileLimits.from_settings(settings))
         except OSError as exc:
             raise _fail(f"cannot read {resume_file}: {exc}") from exc
         except ResumeFileError as exc:

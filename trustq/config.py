@@ -113,6 +113,15 @@ class Settings(BaseSettings):
     # encoder passes, so by default only for verdicts a person will look at.
     reason_sentences: Literal["all", "non_low", "never"] = "non_low"
     max_resume_file_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    # A resume file is read within these bounds; past any of them it fails with the reason.
+    # A DOCX's parts inflated, as its zip directory declares them (checked at intake).
+    resume_file_max_inflated_bytes: int = Field(default=32 * 1024 * 1024, ge=64 * 1024)
+    # A PDF's pages (checked at intake) and their decoded content streams together.
+    resume_file_max_pages: int = Field(default=40, ge=1, le=10_000)
+    resume_file_max_content_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024)
+    # Each file is read in a child process with this much address space, for this long.
+    resume_extract_timeout_s: float = Field(default=8.0, gt=0, le=300)
+    resume_extract_memory_mb: int = Field(default=768, ge=256)
     near_duplicate_threshold: float = Field(default=0.8, gt=0, le=1)
 
     runs_dir: Path | None = Field(
@@ -127,6 +136,9 @@ class Settings(BaseSettings):
     # Requests per minute per API key, counted in each API process; 0 turns the limit off.
     api_rate_limit: int = Field(default=600, ge=0)
     api_rate_burst: int = Field(default=60, ge=1)
+    # Requests without a valid key, per minute per client address; 0 turns the limit off.
+    api_auth_failure_limit: int = Field(default=30, ge=0)
+    api_auth_failure_burst: int = Field(default=20, ge=1)
 
     # --- operations ---
     log_format: Literal["json", "text"] = "json"

@@ -67,8 +67,8 @@ def make_client(database: str) -> Iterator[Callable[..., TestClient]]:  # noqa: 
 
 @pytest.fixture(scope="module")
 def http(make_client: Callable[..., TestClient]) -> TestClient:
-    """The app as `trustq api` serves it, without the rate limit (tested on its own)."""
-    return make_client(api_rate_limit=0)
+    """The app as `trustq api` serves it, without the rate limits (tested on their own)."""
+    return make_client(api_rate_limit=0, api_auth_failure_limit=0)
 
 
 @pytest.fixture(scope="module")

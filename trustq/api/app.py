@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+import traceback
 import uuid
 from typing import Any
 
@@ -20,7 +21,7 @@ from trustq import logs, metrics
 from trustq.api import problems, routes
 from trustq.api.auth import RateLimiter
 from trustq.api.problems import Problem, ProblemDetail
-from trustq.api.schemas import Health, Ready
+from trustq.api.schemas import Health, LabelIn, Ready
 from trustq.config import Settings
 from trustq.schemas import Profile
 from trustq.services import status as status_service
@@ -93,9 +94,12 @@ class RequestContext:
         status = 500
         started = time.perf_counter()
 
+        started_response = False
+
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started_response
             if message["type"] == "http.response.start":
+                started_response = True
                 status = message["status"]
                 message["headers"] = [
                     *message.get("headers", []),
@@ -105,6 +109,23 @@ class RequestContext:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            # Answered here, inside the request's context, so the 500 carries the request
+            # id; logged with the stack but not the message, which can quote input.
+            log.error(
+                "unhandled %s answering %s %s\n%s",
+                type(exc).__name__,
+                scope["method"],
+                scope["path"],
+                "".join(traceback.format_tb(exc.__traceback__)),
+            )
+            if started_response:
+                raise
+            reply = problems.response(
+                Request(scope),
+                Problem(500, "internal", "Internal error", "an unexpected error; it was logged"),
+            )
+            await reply(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
@@ -145,14 +166,18 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.rate_limiter = RateLimiter(settings.api_rate_limit, settings.api_rate_burst)
+    app.state.auth_failure_limiter = RateLimiter(
+        settings.api_auth_failure_limit, settings.api_auth_failure_burst
+    )
     app.state.metrics_registry = metrics.make_registry()
     problems.install(app)
     app.include_router(routes.router)
     app.add_middleware(BodyLimit, limit=settings.api_max_body_bytes)
     app.add_middleware(RequestContext)
 
+    # On the event loop itself: it answers even while every worker thread is busy.
     @app.get("/healthz", response_model=Health, summary="The process is up")
-    def healthz() -> Health:
+    async def healthz() -> Health:
         return Health(status="ok")
 
     @app.get(
@@ -211,11 +236,12 @@ def create_app(settings: Settings) -> FastAPI:
                 description=app.description,
                 routes=app.routes,
             )
-            # The profile is read by hand (JSON or multipart); publish its schema here.
-            profile = Profile.model_json_schema(ref_template="#/components/schemas/{model}")
+            # Bodies read by hand (after the key is checked): publish their schemas here.
             components = schema.setdefault("components", {}).setdefault("schemas", {})
-            components.update(profile.pop("$defs", {}))
-            components["Profile"] = profile
+            for model in (Profile, LabelIn):
+                body = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                components.update(body.pop("$defs", {}))
+                components[model.__name__] = body
             app.openapi_schema = schema
         return app.openapi_schema
 

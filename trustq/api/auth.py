@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -29,21 +29,24 @@ class RateLimiter:
     def __init__(self, per_minute: int, burst: int) -> None:
         self.rate = per_minute / 60.0
         self.burst = float(burst)
-        self._buckets: dict[int, tuple[float, float]] = {}
+        self._buckets: dict[Hashable, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
-    def take(self, key_id: int) -> float:
-        """0 if the request may go ahead, else the seconds until it may."""
+    def take(self, key: Hashable, *, spend: bool = True) -> float:
+        """0 if the request may go ahead, else the seconds until it may. ``spend=False``
+        only looks: it answers the same without using up a token."""
         if self.rate <= 0:
             return 0.0
         now = time.monotonic()
         with self._lock:
-            tokens, then = self._buckets.get(key_id, (self.burst, now))
+            tokens, then = self._buckets.get(key, (self.burst, now))
             tokens = min(self.burst, tokens + (now - then) * self.rate)
             if tokens >= 1.0:
-                self._buckets[key_id] = (tokens - 1.0, now)
+                self._buckets[key] = (tokens - 1.0 if spend else tokens, now)
                 return 0.0
-            self._buckets[key_id] = (tokens, now)
+            self._buckets[key] = (tokens, now)
+            if len(self._buckets) > 100_000:  # forget the full buckets of the past
+                self._buckets = {k: v for k, v in self._buckets.items() if v[0] < self.burst}
             return (1.0 - tokens) / self.rate
 
 
@@ -54,7 +57,21 @@ def require(scope: ApiKeyScope) -> Callable[..., KeyInfo]:
         request: Request,
         credentials: HTTPAuthorizationCredentials | None = Depends(bearer),  # noqa: B008
     ) -> KeyInfo:
+        # Failed authentications are limited per client address, before any look-up, so
+        # guessing keys or flooding without one costs the database nothing past the limit.
+        failures: RateLimiter = request.app.state.auth_failure_limiter
+        address = request.client.host if request.client is not None else "unknown"
+        wait = failures.take(address, spend=False)
+        if wait > 0:
+            raise Problem(
+                429,
+                "rate-limited",
+                "Too many failed authentications",
+                f"too many requests without a valid API key from {address}; try again later",
+                headers={"Retry-After": str(max(1, math.ceil(wait)))},
+            )
         if credentials is None or credentials.scheme.lower() != "bearer":
+            failures.take(address)
             raise Problem(
                 401,
                 "unauthorized",
@@ -64,6 +81,7 @@ def require(scope: ApiKeyScope) -> Callable[..., KeyInfo]:
             )
         key = apikeys.authenticate(credentials.credentials)
         if key is None:
+            failures.take(address)
             raise Problem(
                 401,
                 "unauthorized",

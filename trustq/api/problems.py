@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import traceback
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -20,6 +19,8 @@ log = logging.getLogger(__name__)
 
 MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "https://trustq.dev/problems/"
+# A problem lists this many field errors at most (a body can be built to make thousands).
+MAX_ERRORS = 50
 
 
 class FieldError(BaseModel):
@@ -85,12 +86,19 @@ def pydantic_errors(
 
 
 def validation_problem(errors: list[FieldError], detail: str | None = None) -> Problem:
+    """A 422 naming at most MAX_ERRORS of the errors, and how many more there are."""
+    listed = errors[:MAX_ERRORS]
+    if len(errors) > MAX_ERRORS:
+        more = len(errors) - MAX_ERRORS
+        listed.append(
+            FieldError(location="body", field="(more)", message=f"{more:,} more errors not listed")
+        )
     return Problem(
         422,
         "validation",
         "The request is not valid",
         detail or "; ".join(f"{e.field}: {e.message}" for e in errors[:10]),
-        errors=errors,
+        errors=listed,
     )
 
 
@@ -123,7 +131,8 @@ _HTTP_SLUGS = {
 
 
 def install(app: FastAPI) -> None:
-    """Answer every error, ours and the framework's, as problem+json."""
+    """Answer every error, ours and the framework's, as problem+json (an unexpected one is
+    answered by the request-context middleware, inside the request's context)."""
 
     async def on_problem(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, Problem)
@@ -156,22 +165,7 @@ def install(app: FastAPI) -> None:
             ),
         )
 
-    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # The stack without the message: messages (pydantic's, the driver's) can quote input.
-        log.error(
-            "unhandled %s answering %s %s\n%s",
-            type(exc).__name__,
-            request.method,
-            request.url.path,
-            "".join(traceback.format_tb(exc.__traceback__)),
-        )
-        return response(
-            request,
-            Problem(500, "internal", "Internal error", "an unexpected error; it was logged"),
-        )
-
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(DBAPIError, on_database)
-    app.add_exception_handler(Exception, on_unexpected)

@@ -19,7 +19,7 @@ from starlette.datastructures import UploadFile
 
 from trustq import client, logs, metrics
 from trustq.api.auth import require
-from trustq.api.problems import FieldError, Problem, ProblemDetail, pydantic_errors
+from trustq.api.problems import MAX_ERRORS, FieldError, Problem, ProblemDetail, pydantic_errors
 from trustq.api.problems import validation_problem as invalid
 from trustq.api.schemas import (
     EvaluationAccepted,
@@ -31,15 +31,16 @@ from trustq.api.schemas import (
     PromoteIn,
     VerdictPage,
 )
+from trustq.config import Settings
 from trustq.db import repo
 from trustq.db.repo import VerdictRow
 from trustq.db.session import session_scope
 from trustq.db.tables import ApiKeyScope, Submission, Verdict
 from trustq.rules.flags import RiskLevel
-from trustq.schemas import LabelOut, Profile
+from trustq.schemas import MAX_PROJECTS, LabelOut, Links, Profile, Project
 from trustq.services import submissions
 from trustq.services.apikeys import KeyInfo
-from trustq.services.resume_files import ResumeFileError, check_file
+from trustq.services.resume_files import FileLimits, ResumeFileError, check_file
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +106,7 @@ async def _read_submission(
     """The profile data and the resume file (name, bytes) of a JSON or multipart body."""
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media == "application/json" or media.endswith("+json"):
-        return _json(await request.body(), "(body)"), None
+        return await run_in_threadpool(_json, await request.body(), "(body)"), None
     if media != "multipart/form-data":
         raise Problem(
             415,
@@ -186,6 +187,79 @@ def _enqueue(
     return result
 
 
+def _unknown_fields(data: dict[str, Any]) -> list[str]:
+    """The paths of the fields no profile has, counted before validation: cheap in Python,
+    where validating a body of a hundred thousand of them holds the interpreter for long."""
+    out = [str(name)[:100] for name in data if name not in Profile.model_fields]
+    links = data.get("links")
+    if isinstance(links, dict):
+        out += [f"links.{str(n)[:100]}" for n in links if n not in Links.model_fields]
+    projects = data.get("projects")
+    if isinstance(projects, list):
+        for i, item in enumerate(projects[: MAX_PROJECTS + 1]):
+            if isinstance(item, dict):
+                out += [
+                    f"projects.{i}.{str(n)[:100]}" for n in item if n not in Project.model_fields
+                ]
+    return out
+
+
+def _accept(
+    data: Any,
+    resume_file: tuple[str, bytes] | None,
+    idempotency_key: str | None,
+    settings: Settings,
+) -> Profile:
+    """The profile of a submission's body, validated, and its resume file checked; a 422
+    Problem naming each field otherwise."""
+    if not isinstance(data, dict):
+        raise invalid(
+            [
+                FieldError(
+                    location="body",
+                    field="(body)" if resume_file is None else "profile",
+                    message=f"expected a JSON object, got {type(data).__name__}",
+                )
+            ]
+        )
+    if idempotency_key is not None:
+        header_key = idempotency_key.strip().removeprefix('"').removesuffix('"')
+        if data.get("idempotency_key") not in (None, header_key):
+            raise invalid(
+                [
+                    FieldError(
+                        location="header",
+                        field="Idempotency-Key",
+                        message="differs from idempotency_key in the profile",
+                    )
+                ]
+            )
+        data = {**data, "idempotency_key": header_key}
+    unknown = _unknown_fields(data)
+    if len(unknown) > MAX_ERRORS:  # a body built to make thousands of errors: name a few
+        prefix = "" if resume_file is None else "profile."
+        raise invalid(
+            [
+                FieldError(location="body", field=prefix + name, message="unknown field")
+                for name in unknown[: MAX_ERRORS + 1]
+            ],
+            detail=f"{len(unknown):,} unknown fields",
+        )
+    try:
+        profile = submissions.parse_profile(data, with_resume_file=resume_file is not None)
+    except ValidationError as exc:
+        errors = pydantic_errors(exc.errors(include_url=False), "body")
+        if resume_file is not None:
+            errors = [e.model_copy(update={"field": f"profile.{e.field}"}) for e in errors]
+        raise invalid(errors) from exc
+    if resume_file is not None:
+        try:
+            check_file(resume_file[1], resume_file[0], FileLimits.from_settings(settings))
+        except ResumeFileError as exc:
+            raise invalid([FieldError(location="body", field="resume", message=str(exc))]) from exc
+    return profile
+
+
 @router.post(
     "/evaluations",
     status_code=202,
@@ -221,41 +295,8 @@ async def submit_evaluation(
 ) -> EvaluationAccepted:
     settings = request.app.state.settings
     data, resume_file = await _read_submission(request, settings.api_max_body_bytes)
-    if not isinstance(data, dict):
-        raise invalid(
-            [
-                FieldError(
-                    location="body",
-                    field="(body)" if resume_file is None else "profile",
-                    message=f"expected a JSON object, got {type(data).__name__}",
-                )
-            ]
-        )
-    if idempotency_key is not None:
-        header_key = idempotency_key.strip().removeprefix('"').removesuffix('"')
-        if data.get("idempotency_key") not in (None, header_key):
-            raise invalid(
-                [
-                    FieldError(
-                        location="header",
-                        field="Idempotency-Key",
-                        message="differs from idempotency_key in the profile",
-                    )
-                ]
-            )
-        data = {**data, "idempotency_key": header_key}
-    try:
-        profile = submissions.parse_profile(data, with_resume_file=resume_file is not None)
-    except ValidationError as exc:
-        errors = pydantic_errors(exc.errors(include_url=False), "body")
-        if resume_file is not None:
-            errors = [e.model_copy(update={"field": f"profile.{e.field}"}) for e in errors]
-        raise invalid(errors) from exc
-    if resume_file is not None:
-        try:
-            check_file(resume_file[1], resume_file[0], settings.max_resume_file_bytes)
-        except ResumeFileError as exc:
-            raise invalid([FieldError(location="body", field="resume", message=str(exc))]) from exc
+    # Validating a large body and inspecting a file take CPU time: off the event loop.
+    profile = await run_in_threadpool(_accept, data, resume_file, idempotency_key, settings)
     try:
         result = await run_in_threadpool(
             _enqueue, profile, key, logs.current("request_id"), resume_file
@@ -332,10 +373,20 @@ def _no_such_evaluation(evaluation_id: uuid.UUID) -> Problem:
     )
 
 
-def _utc(value: dt.datetime | None) -> dt.datetime | None:
+def _utc(value: dt.datetime | None, field: str) -> dt.datetime | None:
+    """``value`` in UTC (UTC if it names no zone); 422 for an instant outside years 1-9999."""
     if value is None:
         return None
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    try:
+        return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+    except OverflowError as exc:
+        raise invalid(
+            [
+                FieldError(
+                    location="query", field=field, message="outside the years 1 to 9999 in UTC"
+                )
+            ]
+        ) from exc
 
 
 def encode_cursor(created_at: dt.datetime, submission_id: uuid.UUID) -> str:
@@ -384,14 +435,19 @@ def list_evaluations(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> EvaluationPage:
     before = decode_cursor(cursor) if cursor else None
+    if external_id is not None and "\x00" in external_id:
+        raise invalid(
+            [FieldError(location="query", field="external_id", message="must not contain NUL")]
+        )
+    since, until = _utc(since, "since"), _utc(until, "until")
     with session_scope() as session:
         rows = repo.page_evaluations(
             session,
             external_id=external_id,
             risk_level=risk_level,
             status=status,
-            since=_utc(since),
-            until=_utc(until),
+            since=since,
+            until=until,
             before=before,
             limit=limit + 1,
         )
@@ -414,8 +470,24 @@ def list_evaluations(
     response_model=LabelOut,
     summary="Label a submission with what became known about it (append-only)",
     responses={404: {"model": ProblemDetail, "description": "No such submission"}, **PROBLEMS},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/LabelIn"}}},
+        }
+    },
 )
-def add_label(evaluation_id: uuid.UUID, body: LabelIn, key: Submitter) -> LabelOut:
+async def add_label(request: Request, evaluation_id: uuid.UUID, key: Submitter) -> LabelOut:
+    # The body is read only now, after the key was checked: no key, no parsing.
+    raw = await request.body()
+    return await run_in_threadpool(_add_label, evaluation_id, raw, key)
+
+
+def _add_label(evaluation_id: uuid.UUID, raw: bytes, key: KeyInfo) -> LabelOut:
+    try:
+        body = LabelIn.model_validate(_json(raw, "(body)"))
+    except ValidationError as exc:
+        raise invalid(pydantic_errors(exc.errors(include_url=False), "body")) from exc
     actor = key.name if body.actor is None else f"{key.name}/{body.actor}"
     try:
         out = client.label(evaluation_id, body.label, source=body.source, by=actor, note=body.note)

@@ -18,7 +18,7 @@ from trustq.db import repo
 from trustq.db.session import session_scope
 from trustq.db.tables import SubmissionStatus
 from trustq.schemas import Profile, describe_errors
-from trustq.services.resume_files import check_file
+from trustq.services.resume_files import FileLimits, check_file
 from trustq.tasks import names
 
 log = logging.getLogger(__name__)
@@ -162,7 +162,7 @@ def enqueue(
         profiles = list(profiles)
         if len(profiles) != 1 or profiles[0].resume_text is not None:
             raise ValueError("a resume file goes with one profile that has no resume_text")
-        check_file(resume_file[1], resume_file[0], get_settings().max_resume_file_bytes)
+        check_file(resume_file[1], resume_file[0], FileLimits.from_settings(get_settings()))
     broker_down: BrokerUnavailable | None = None
     for chunk in _chunks(profiles, chunk_size):
         try:

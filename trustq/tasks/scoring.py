@@ -45,8 +45,8 @@ from trustq.db.tables import SubmissionStatus
 from trustq.metrics import FailureReason
 from trustq.rules.duplicates import duplicate_flags
 from trustq.rules.flags import Flag
-from trustq.schemas import MAX_RESUME_CHARS, Profile, describe_errors
-from trustq.services.resume_files import ResumeFileError, extract_text
+from trustq.schemas import Profile, describe_errors
+from trustq.services.resume_files import FileLimits, ResumeFileError, extract_text
 from trustq.services.submissions import sha256_text
 from trustq.tasks import names
 from trustq.worker import batching
@@ -162,16 +162,11 @@ class Batch:
             resume_file = files.get(job.sid)
             if resume_file is not None:
                 try:
-                    text = extract_text(resume_file[1], resume_file[0])
+                    text = extract_text(
+                        resume_file[1], resume_file[0], FileLimits.from_settings(self.settings)
+                    )
                 except ResumeFileError as exc:
                     job.fail(f"resume file unusable: {exc}", FailureReason.resume_file)
-                    continue
-                if len(text) > MAX_RESUME_CHARS:
-                    job.fail(
-                        f"resume file holds {len(text):,} characters of text; "
-                        f"the limit is {MAX_RESUME_CHARS:,}",
-                        FailureReason.resume_file,
-                    )
                     continue
                 job.payload = {**job.payload, "resume_text": text}
                 extracted[job.sid] = job.payload
