@@ -991,7 +991,8 @@ def apikey_list() -> None:
 
     _settings()
     table = Table()
-    for column in ("name", "scope", "prefix", "created", "last used", "revoked"):
+    columns = ("name", "scope", "prefix", "created", "last used", "revoked", "labels/day")
+    for column in (*columns, "labels in training"):
         table.add_column(column)
     when = "%Y-%m-%d %H:%M"
     for key in apikeys.list_keys():
@@ -1002,8 +1003,39 @@ def apikey_list() -> None:
             key.created_at.strftime(when),
             key.last_used_at.strftime(when) if key.last_used_at else "-",
             key.revoked_at.strftime(when) if key.revoked_at else "-",
+            "no cap" if key.labels_per_day is None else str(key.labels_per_day),
+            "excluded" if key.labels_excluded else "used",
         )
     out.print(table)
+
+
+@apikey_app.command("labels")
+def apikey_labels(
+    name: Annotated[str, typer.Argument(help="The key's name.")],
+    per_day: Annotated[
+        int | None, typer.Option("--per-day", help="Labels the key may add in any 24 hours.")
+    ] = None,
+    no_cap: Annotated[bool, typer.Option("--no-cap", help="Lift the daily cap.")] = False,
+    exclude: Annotated[
+        bool | None,
+        typer.Option(
+            "--exclude/--include",
+            help="Leave the key's labels out of training and of the retraining count, or use "
+            "them again.",
+        ),
+    ] = None,
+) -> None:
+    """Set how many labels an API key may add a day, and whether retraining uses them."""
+    from trustq.services import apikeys
+
+    _settings()
+    try:
+        key = apikeys.set_label_policy(name, per_day=per_day, no_cap=no_cap, excluded=exclude)
+    except (LookupError, ValueError) as exc:
+        raise _fail(str(exc).strip("'\"")) from exc
+    cap = "no daily cap" if key.labels_per_day is None else f"{key.labels_per_day} a day"
+    used = "left out of training" if key.labels_excluded else "used in training"
+    print(f"{key.name}: labels {cap}, {used}")
 
 
 @apikey_app.command("revoke")

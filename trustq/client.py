@@ -18,10 +18,11 @@ from typing import Any
 from trustq.db import repo
 from trustq.db.repo import VerdictRow
 from trustq.db.session import session_scope
-from trustq.db.tables import Label, LabelSource, LabelValue, SubmissionStatus
+from trustq.db.tables import LabelSource, LabelValue, SubmissionStatus
 from trustq.rules.flags import RiskLevel
-from trustq.schemas import LabelOut, Profile, VerdictOut
+from trustq.schemas import LabelOut, Profile, VerdictOut, check_name
 from trustq.services import submissions
+from trustq.services.labels import label_out
 from trustq.services.submissions import Enqueued
 
 
@@ -184,18 +185,6 @@ def list_verdicts(
         return [to_out(r) for r in rows]
 
 
-def _label_out(row: Label) -> LabelOut:
-    return LabelOut(
-        id=row.id,
-        submission_id=str(row.submission_id),
-        label=row.label,
-        source=row.source,
-        actor=row.actor,
-        note=row.note,
-        created_at=row.created_at,
-    )
-
-
 def label(
     submission_id: uuid.UUID | str,
     value: str,
@@ -213,6 +202,7 @@ def label(
         )
     if not by.strip():
         raise ValueError("a label needs the name of who gives it")
+    check_name(by, "who gives the label")
     with session_scope() as session:
         row = repo.add_label(
             session,
@@ -222,7 +212,7 @@ def label(
             actor=by,
             note=note,
         )
-        return _label_out(row)
+        return label_out(row)
 
 
 def label_many(rows: Iterable[Mapping[str, Any]], *, by: str | None = None) -> int:
@@ -254,7 +244,7 @@ def decide(
 def labels(submission_id: uuid.UUID | str) -> list[LabelOut]:
     """Every label of a submission, newest (the current one) first."""
     with session_scope() as session:
-        return [_label_out(r) for r in repo.labels_of(session, _as_uuid(submission_id))]
+        return [label_out(r) for r in repo.labels_of(session, _as_uuid(submission_id))]
 
 
 def review_queue(*, limit: int = 100) -> list[VerdictOut]:

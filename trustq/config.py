@@ -139,6 +139,10 @@ class Settings(BaseSettings):
     # Requests without a valid key, per minute per client address; 0 turns the limit off.
     api_auth_failure_limit: int = Field(default=30, ge=0)
     api_auth_failure_burst: int = Field(default=20, ge=1)
+    # /metrics only for a key of scope read or higher (off: open, for a private network).
+    api_metrics_need_key: bool = False
+    # /readyz answers from its last check for this long (0: check on every call).
+    api_readiness_cache_seconds: float = Field(default=1.0, ge=0, le=60)
 
     # --- operations ---
     log_format: Literal["json", "text"] = "json"

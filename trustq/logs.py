@@ -19,7 +19,15 @@ _REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 _SUBMISSION_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "trustq_submission_id", default=None
 )
-_VARS = {"request_id": _REQUEST_ID, "submission_id": _SUBMISSION_ID}
+# The id a caller sent for its request, kept beside the server's own request_id.
+_CLIENT_REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "trustq_client_request_id", default=None
+)
+_VARS = {
+    "request_id": _REQUEST_ID,
+    "submission_id": _SUBMISSION_ID,
+    "client_request_id": _CLIENT_REQUEST_ID,
+}
 
 
 class ContextFilter(logging.Filter):

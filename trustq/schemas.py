@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -24,6 +25,23 @@ MAX_RESUME_CHARS = 100_000
 OVERLAP_GRACE_DAYS = 14
 MAX_PROJECTS = 500
 EARLIEST_DATE = dt.date(1970, 1, 1)
+
+
+def check_name(value: str, what: str = "a name") -> str:
+    """``value`` if it reads as it prints: no control, format (bidirectional overrides,
+    zero-width), private-use or unassigned characters, no line breaks, and unchanged by
+    NFKC normalisation (no full-width or other compatibility look-alikes). ValueError
+    naming ``what`` otherwise. For actors and names that the audit trail shows people."""
+    for char in value:
+        category = unicodedata.category(char)
+        if category[0] == "C" or category in ("Zl", "Zp"):
+            raise ValueError(
+                f"{what} must not contain the character U+{ord(char):04X} "
+                f"({unicodedata.name(char, category)})"
+            )
+    if unicodedata.normalize("NFKC", value) != value:
+        raise ValueError(f"{what} must be written without compatibility characters (NFKC)")
+    return value
 
 
 def _no_nul(value: str) -> str:

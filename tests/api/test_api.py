@@ -84,7 +84,10 @@ def test_submit_poll_read_label_review_and_page(
     accepted = r.json()
     assert r.headers["location"] == accepted["location"] == f"/v1/evaluations/{accepted['id']}"
     assert accepted["created"] is True and accepted["status"] == "queued"
-    assert r.headers["x-request-id"] == f"req-{freelancer}"
+    # The caller's request id is kept beside one the API makes: it cannot pose as another's.
+    assert r.headers["x-client-request-id"] == f"req-{freelancer}"
+    server_id = r.headers["x-request-id"]
+    assert server_id != f"req-{freelancer}" and len(server_id) == 32
     ids = [accepted["id"]]
     ids.append(submit(http, submitter, profile(external_id=freelancer)))
     ids.append(
@@ -104,8 +107,10 @@ def test_submit_poll_read_label_review_and_page(
         assert len(verdict["input_sha256"]) == 64 and verdict["encoder_name"]
         for field in ("breakdown", "flags", "reasons", "indicators", "recommendation"):
             assert field in verdict, field
-    assert done[0]["request_id"] == f"req-{freelancer}"
+    assert done[0]["request_id"] == server_id
+    assert done[0]["client_request_id"] == f"req-{freelancer}"
     assert done[1]["request_id"] != done[0]["request_id"]
+    assert done[1]["client_request_id"] is None
 
     # Labels: the key's name is the actor, with the person behind it when given.
     first = ids[0]
@@ -218,10 +223,15 @@ def test_idempotency_key_gives_the_same_submission_once(
         json={**data, "resume_text": data["resume_text"] + " Also Rust."},
         headers={**submitter.headers, "Idempotency-Key": key},
     )
+    # Idempotency keys are each client's own: another key using the same one learns
+    # nothing about the first and gets a submission of its own.
     other_client = http.post(
         "/v1/evaluations", json=data, headers={**keys["admin"].headers, "Idempotency-Key": key}
     )
-    for refused in (changed, other_client):
+    assert other_client.status_code == 202, other_client.text
+    assert other_client.json()["created"] is True
+    assert other_client.json()["id"] != first.json()["id"]
+    for refused in (changed,):
         assert refused.status_code == 422, refused.text
         problem = refused.json()
         assert problem["type"].endswith("/idempotency-key-reused")
@@ -375,7 +385,9 @@ def test_logs_are_json_lines_with_ids_and_no_personal_data(
     )
     data = profile(resume_text=resume, links={"github": CANARY_LINK})
     sid = submit(http, keys["submit"], data, **{"X-Request-ID": "req-canary"})
-    assert wait_done(http, keys["read"], sid)["status"] == "done"
+    evaluation = wait_done(http, keys["read"], sid)
+    assert evaluation["status"] == "done"
+    server_id = evaluation["request_id"]
     refused = http.post(
         "/v1/evaluations",
         json={**data, "experience_level": f"{CANARY_NAME} level"},
@@ -394,12 +406,13 @@ def test_logs_are_json_lines_with_ids_and_no_personal_data(
         json.loads(line) for line in module_worker.output().splitlines() if line.startswith("{")
     ]
     accepted = [e for e in api_lines if e.get("submission_id") == sid]
-    assert accepted and accepted[0]["request_id"] == "req-canary"
+    assert accepted and accepted[0]["request_id"] == server_id
+    assert accepted[0]["client_request_id"] == "req-canary"
     requests = [e for e in api_lines if e["logger"] == "trustq.api"]
     assert requests and all(e["request_id"] for e in requests)
     scored = [e for e in worker_lines if e.get("submission_id") == sid]
     assert scored, "the worker logs nothing with the submission id"
-    assert any(e.get("request_id") == "req-canary" for e in scored), scored
+    assert any(e.get("request_id") == server_id for e in scored), scored
 
     everything = api_log.getvalue() + module_worker.output()
     for secret in (CANARY_NAME, CANARY_EMAIL, CANARY_PHONE, CANARY_LINK, "cut failed payments"):

@@ -213,7 +213,8 @@ def test_an_unforeseen_error_carries_the_request_id_and_its_message_is_not_logge
     with Client(app, raise_server_exceptions=False) as client:
         answer = client.get("/broken", headers={"X-Request-ID": "req-broken-1"})
     body = problem(answer, 500, "internal")
-    assert body["request_id"] == "req-broken-1"
+    assert len(body["request_id"]) == 32
+    assert answer.headers["x-client-request-id"] == "req-broken-1"
     logged = api_log.getvalue()
     assert "unhandled RuntimeError" in logged
     assert secret not in logged
@@ -238,3 +239,72 @@ def test_nul_bytes_and_extreme_instants_are_a_422_naming_the_field(
         http.post("/v1/evaluations", json=nul, headers=keys["submit"].headers), 422, "validation"
     )
     assert "external_id" in {e["field"] for e in body["errors"]}
+
+
+def test_a_keys_labels_are_recorded_with_it_and_capped_per_day(
+    http: TestClient, keys: dict[str, Key]
+) -> None:
+    from trustq.db import repo
+    from trustq.db.session import session_scope
+    from trustq.services import apikeys
+
+    info, token = apikeys.create(f"capped-{uuid.uuid4().hex[:6]}", "submit")
+    apikeys.set_label_policy(info.name, per_day=2)
+    h = {"Authorization": f"Bearer {token}"}
+    sid = http.post("/v1/evaluations", json=profile(), headers=keys["submit"].headers).json()["id"]
+    for _ in range(2):
+        made = http.post(f"/v1/evaluations/{sid}/labels", json={"label": "risky"}, headers=h)
+        assert made.status_code == 201, made.text
+    over = problem(
+        http.post(f"/v1/evaluations/{sid}/labels", json={"label": "risky"}, headers=h),
+        429,
+        "label-cap-reached",
+    )
+    assert info.name in over["detail"]
+    with session_scope() as session:
+        stored = repo.labels_of(session, uuid.UUID(sid))
+    assert [row.api_key for row in stored] == [info.name, info.name]
+
+
+def test_readiness_is_checked_once_a_moment_and_metrics_can_need_a_key(
+    make_client: Callable[..., TestClient], keys: dict[str, Key], serving_model: str
+) -> None:
+    from sqlalchemy import update
+
+    from trustq.db.session import session_scope
+    from trustq.db.tables import ModelStatus, ModelVersion
+
+    cached = make_client(api_readiness_cache_seconds=60)
+    assert cached.get("/readyz").status_code == 200
+
+    def set_status(status: ModelStatus) -> None:
+        with session_scope() as session:
+            session.execute(
+                update(ModelVersion)
+                .where(ModelVersion.version == serving_model)
+                .values(status=status)
+            )
+
+    set_status(ModelStatus.candidate)
+    try:
+        # A flood of probes is answered from the last check; a fresh process checks.
+        assert all(cached.get("/readyz").status_code == 200 for _ in range(20))
+        assert make_client(api_readiness_cache_seconds=0).get("/readyz").status_code == 503
+    finally:
+        set_status(ModelStatus.serving)
+
+    guarded = make_client(api_metrics_need_key=True, api_auth_failure_limit=0)
+    problem(guarded.get("/metrics"), 401, "unauthorized")
+    scraped = guarded.get("/metrics", headers=keys["read"].headers)
+    assert scraped.status_code == 200 and "trustq_http_requests" in scraped.text
+    assert make_client().get("/metrics").status_code == 200  # open by default
+
+
+def test_the_docs_page_loads_its_assets_from_the_api_itself(http: TestClient) -> None:
+    page = http.get("/docs")
+    assert page.status_code == 200
+    assert "cdn." not in page.text and "https://" not in page.text.split("<body>")[0]
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        path = next(p for p in page.text.split('"') if p.endswith(asset))
+        served = http.get(path)
+        assert served.status_code == 200 and len(served.content) > 10_000

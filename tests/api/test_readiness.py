@@ -157,6 +157,7 @@ def stack(
         "TRUSTQ_DATABASE_URL": database.set(port=relay.port).render_as_string(hide_password=False),
         "TRUSTQ_BROKER_URL": f"redis://127.0.0.1:{redis.port}/0",
         "TRUSTQ_LOG_FORMAT": "json",
+        "TRUSTQ_API_READINESS_CACHE_SECONDS": "0",  # each probe below must see the change
     }
     with log_path.open("wb") as log:
         api = subprocess.Popen(
@@ -283,7 +284,10 @@ def test_the_process_logs_json_lines_without_personal_data(
     text = stack["log"].read_text()
     events = [json.loads(line) for line in text.splitlines() if line.strip()]
     assert any(e["message"].startswith("Uvicorn running") for e in events)
-    mine = [e for e in events if e.get("request_id") == "req-process-canary"]
+    server_id = r.headers["x-request-id"]
+    assert server_id != "req-process-canary"  # the caller's id is kept beside the server's
+    mine = [e for e in events if e.get("request_id") == server_id]
+    assert all(e.get("client_request_id") == "req-process-canary" for e in mine)
     assert {e.get("submission_id") for e in mine} >= {sid}
     assert any(e.get("route") == "/v1/evaluations" and e.get("status") == 202 for e in mine)
     for secret in ("Ottilie", "Canarywood", "ottilie@canary.example"):

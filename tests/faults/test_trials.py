@@ -36,6 +36,9 @@ def progress(trial: Trial, more: int, what: str) -> None:
     wait_for(lambda: trial.verdict_count() >= target, 90, what)
 
 
+SIGKILLED = "exited with 'signal 9 (SIGKILL)'"
+
+
 def mid_batch(trial: Trial, since: dt.datetime) -> dt.datetime:
     """Wait until a live pool process has claimed a batch after ``since``; now is a good
     moment to strike. Returns the database's clock, the mark for the next strike."""
@@ -55,6 +58,13 @@ def test_worker_processes_killed_mid_batch(trial: Trial) -> None:
         mark = mid_batch(trial, mark)
         os.kill(pool_children(worker)[0], signal.SIGKILL)
         kills += 1
+        # The next batch may come from the other pool process before the main process has
+        # noticed this one die: wait for it to, or the last loss goes unlogged.
+        wait_for(
+            lambda n=kills: trial.worker_logs().count(SIGKILLED) >= n,
+            30,
+            "the worker to log its pool process's death",
+        )
     mid_batch(trial, mark)
     worker.kill(signal.SIGKILL)  # the main process and its pool: unacked messages wait
     kills += 1
@@ -62,7 +72,7 @@ def test_worker_processes_killed_mid_batch(trial: Trial) -> None:
     trial.start_worker()
 
     outcome = trial.settle(valid + poison)
-    pools_lost = trial.worker_logs().count("exited with 'signal 9 (SIGKILL)'")
+    pools_lost = trial.worker_logs().count(SIGKILLED)
     trial.report(
         "worker_sigkill",
         "a pool process SIGKILLed mid-batch (3 times), then a whole worker (once)",

@@ -280,7 +280,7 @@ def test_without_enough_new_labels_no_run_starts(retraining_state: str) -> None:
     request = retraining.request_run(
         Settings(retrain_min_new_labels=6), trigger="beat", requested_by="beat"
     )
-    assert not request.started and request.message.startswith("5 new label(s)")
+    assert not request.started and request.message.startswith("5 newly labelled submission(s)")
     with session_scope() as session:
         assert session.scalar(select(TrainingRun.id)) is None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 import pytest
 from pydantic import ValidationError
@@ -103,3 +104,33 @@ def test_a_resume_file_replaces_resume_text() -> None:
     both = profile()
     with pytest.raises(ValidationError, match="not both"):
         Profile.model_validate(both, context={"resume_file": True})
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "alice\u202egnp.exe",  # right-to-left override
+        "bob\u200b",  # zero-width space
+        "eve\x1b[31m",  # a terminal escape
+        "ｍallory",  # full-width look-alike
+        "line\u2028break",
+    ],
+)
+def test_names_people_read_in_the_audit_trail_refuse_hidden_characters(name: str) -> None:
+    from trustq.api.schemas import LabelIn
+    from trustq.schemas import check_name
+    from trustq.services.labels import check_row
+
+    with pytest.raises(ValueError, match="must"):
+        check_name(name, "actor")
+    with pytest.raises(ValueError, match="actor"):
+        LabelIn.model_validate({"label": "risky", "actor": name})
+    with pytest.raises(ValueError, match="by must"):
+        check_row({"submission_id": str(uuid.uuid4()), "label": "risky", "by": name})
+
+
+def test_ordinary_names_in_any_script_pass() -> None:
+    from trustq.schemas import check_name
+
+    for name in ("Zoë Müller", "李雷", "O'Brien-Smith", "ops team 2", "Łukasz"):
+        assert check_name(name) == name

@@ -13,16 +13,19 @@ import traceback
 import uuid
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
+from fastapi.security import HTTPAuthorizationCredentials
+from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from trustq import logs, metrics
 from trustq.api import problems, routes
-from trustq.api.auth import RateLimiter
+from trustq.api.auth import RateLimiter, bearer, require
 from trustq.api.problems import Problem, ProblemDetail
 from trustq.api.schemas import Health, LabelIn, Ready
 from trustq.config import Settings
+from trustq.db.tables import ApiKeyScope
 from trustq.schemas import Profile
 from trustq.services import status as status_service
 
@@ -78,8 +81,11 @@ class BodyLimit:
 
 
 class RequestContext:
-    """A request id for every request (X-Request-ID, kept if the caller sent a sane one),
-    bound to the logs; one log line and one metric sample per request."""
+    """A request id made here for every request (X-Request-ID in the answer), and the
+    caller's own X-Request-ID, when sane, kept beside it (X-Client-Request-ID), both bound
+    to the logs and stored with a submission; one log line and one metric sample per
+    request. A caller's id is never taken for the server's: callers cannot collide with or
+    impersonate another request in the audit trail."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -89,8 +95,9 @@ class RequestContext:
             await self.app(scope, receive, send)
             return
         sent = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = sent if _REQUEST_ID.match(sent) else uuid.uuid4().hex
-        tokens = logs.bind(request_id=request_id)
+        client_request_id = sent if _REQUEST_ID.match(sent) else None
+        request_id = uuid.uuid4().hex
+        tokens = logs.bind(request_id=request_id, client_request_id=client_request_id)
         status = 500
         started = time.perf_counter()
 
@@ -104,6 +111,11 @@ class RequestContext:
                 message["headers"] = [
                     *message.get("headers", []),
                     (b"x-request-id", request_id.encode()),
+                    *(
+                        [(b"x-client-request-id", client_request_id.encode())]
+                        if client_request_id
+                        else []
+                    ),
                 ]
             await send(message)
 
@@ -152,7 +164,10 @@ class RequestContext:
 
 def create_app(settings: Settings) -> FastAPI:
     """The API application, configured by ``settings``."""
-    app = FastAPI(
+    # Swagger UI's script and styles are served by this process (fastapi-offline ships
+    # them), not fetched by each browser from a CDN at whatever version it serves today.
+    app = FastAPIOffline(
+        redoc_url=None,
         title="trustq",
         version="1",
         summary="Trust evaluation of freelancer profiles.",
@@ -170,6 +185,7 @@ def create_app(settings: Settings) -> FastAPI:
         settings.api_auth_failure_limit, settings.api_auth_failure_burst
     )
     app.state.metrics_registry = metrics.make_registry()
+    app.state.readiness = None
     problems.install(app)
     app.include_router(routes.router)
     app.add_middleware(BodyLimit, limit=settings.api_max_body_bytes)
@@ -187,6 +203,25 @@ def create_app(settings: Settings) -> FastAPI:
         responses={503: {"model": ProblemDetail, "description": "A part is not ready"}},
     )
     def readyz() -> Ready:
+        # Answered from the last check for a moment: a flood of probes costs the database
+        # and the broker one check per API_READINESS_CACHE_SECONDS, not one per request.
+        cached = app.state.readiness
+        if (
+            cached is not None
+            and time.monotonic() - cached[0] < settings.api_readiness_cache_seconds
+        ):
+            if isinstance(cached[1], Problem):
+                raise cached[1]
+            return cached[1]
+        try:
+            answer = _check_readiness()
+        except Problem as problem:
+            app.state.readiness = (time.monotonic(), problem)
+            raise
+        app.state.readiness = (time.monotonic(), answer)
+        return answer
+
+    def _check_readiness() -> Ready:
         checks: dict[str, str] = {}
         failing: dict[str, str] = {}
         try:
@@ -223,7 +258,12 @@ def create_app(settings: Settings) -> FastAPI:
         response_class=Response,
         responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text"}},
     )
-    def prometheus() -> Response:
+    def prometheus(
+        request: Request,
+        credentials: HTTPAuthorizationCredentials | None = Depends(bearer),  # noqa: B008
+    ) -> Response:
+        if settings.api_metrics_need_key:
+            require(ApiKeyScope.read)(request, credentials)
         body = metrics.render(app.state.metrics_registry)
         return Response(body, media_type=metrics.CONTENT_TYPE)
 

@@ -38,6 +38,7 @@ from trustq.db.session import session_scope
 from trustq.db.tables import ApiKeyScope, Submission, Verdict
 from trustq.rules.flags import RiskLevel
 from trustq.schemas import MAX_PROJECTS, LabelOut, Links, Profile, Project
+from trustq.services import labels as label_service
 from trustq.services import submissions
 from trustq.services.apikeys import KeyInfo
 from trustq.services.resume_files import FileLimits, ResumeFileError, check_file
@@ -163,7 +164,11 @@ def _enqueue(
     profile: Profile, key: KeyInfo, request_id: str | None, resume_file: tuple[str, bytes] | None
 ) -> submissions.Enqueued:
     [result] = submissions.enqueue(
-        [profile], submitted_by=key.name, request_id=request_id, resume_file=resume_file
+        [profile],
+        submitted_by=key.name,
+        request_id=request_id,
+        client_request_id=logs.current("client_request_id"),
+        resume_file=resume_file,
     )
     if not result.created:
         with session_scope() as session:
@@ -174,8 +179,8 @@ def _enqueue(
                 422,
                 "idempotency-key-reused",
                 "The idempotency key was used for another request",
-                "this Idempotency-Key was sent before with a different profile or by another "
-                "client; use a new key for a new request",
+                "this key sent this Idempotency-Key before with a different profile; use a "
+                "new idempotency key for a new request",
                 errors=[
                     FieldError(
                         location="header",
@@ -340,6 +345,7 @@ def _evaluation_out(
         error=submission.last_error if submission.status == "failed" else None,
         submitted_by=submission.submitted_by,
         request_id=submission.request_id,
+        client_request_id=submission.client_request_id,
         submitted_at=submission.created_at,
         updated_at=submission.updated_at,
         resume_erased_at=submission.erased_at,
@@ -490,9 +496,19 @@ def _add_label(evaluation_id: uuid.UUID, raw: bytes, key: KeyInfo) -> LabelOut:
         raise invalid(pydantic_errors(exc.errors(include_url=False), "body")) from exc
     actor = key.name if body.actor is None else f"{key.name}/{body.actor}"
     try:
-        out = client.label(evaluation_id, body.label, source=body.source, by=actor, note=body.note)
+        out = label_service.add_from_key(
+            evaluation_id, body.label, source=body.source, actor=actor, note=body.note, key=key
+        )
     except LookupError as exc:
         raise _no_such_evaluation(evaluation_id) from exc
+    except label_service.LabelCapReached as exc:
+        raise Problem(
+            429,
+            "label-cap-reached",
+            "This key's daily label cap is reached",
+            str(exc),
+            headers={"Retry-After": "3600"},
+        ) from exc
     log.info(
         "labelled a submission %s (%s)",
         body.label,

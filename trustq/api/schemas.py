@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from trustq.schemas import LabelOut, VerdictOut
+from trustq.schemas import LabelOut, VerdictOut, check_name
 
 
 class EvaluationAccepted(BaseModel):
@@ -36,6 +36,7 @@ class EvaluationOut(BaseModel):
     error: str | None = Field(description="Why it failed (status failed only).")
     submitted_by: str
     request_id: str | None
+    client_request_id: str | None = None  # the X-Request-ID the caller sent, if any
     submitted_at: dt.datetime
     updated_at: dt.datetime
     resume_erased_at: dt.datetime | None = Field(
@@ -64,7 +65,11 @@ class LabelIn(BaseModel):
     label: Literal["risky", "trustworthy"]
     source: Literal["review", "chargeback", "dispute", "manual"] = "manual"
     actor: (
-        Annotated[str, StringConstraints(min_length=1, max_length=99, pattern=r"^[^\x00-\x1f/]+$")]
+        Annotated[
+            str,
+            StringConstraints(min_length=1, max_length=99, pattern=r"^[^/]+$"),
+            AfterValidator(lambda v: check_name(v, "actor")),
+        ]
         | None
     ) = Field(
         default=None,

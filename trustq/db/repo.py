@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Select, func, select, tuple_, update
+from sqlalchemy import Select, func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -51,14 +51,19 @@ def add_submission(
     submitted_by: str,
     request_id: str | None,
     resume_file: tuple[str, bytes] | None = None,
+    client_request_id: str | None = None,
 ) -> tuple[Submission, bool]:
-    """Insert a queued submission; with a known idempotency key return the existing one.
+    """Insert a queued submission; with an idempotency key this submitter used before,
+    return the existing one (another submitter's keys are theirs alone).
 
     The boolean is True when a new row was inserted.
     """
     if idempotency_key is not None:
         existing = session.scalar(
-            select(Submission).where(Submission.idempotency_key == idempotency_key)
+            select(Submission).where(
+                Submission.submitted_by == submitted_by,
+                Submission.idempotency_key == idempotency_key,
+            )
         )
         if existing is not None:
             return existing, False
@@ -72,6 +77,7 @@ def add_submission(
         attempts=0,
         submitted_by=submitted_by,
         request_id=request_id,
+        client_request_id=client_request_id,
         resume_filename=resume_file[0] if resume_file else None,
         resume_file=resume_file[1] if resume_file else None,
     )
@@ -83,7 +89,10 @@ def add_submission(
         if idempotency_key is None:
             raise
         existing = session.scalar(
-            select(Submission).where(Submission.idempotency_key == idempotency_key)
+            select(Submission).where(
+                Submission.submitted_by == submitted_by,
+                Submission.idempotency_key == idempotency_key,
+            )
         )
         if existing is None:
             raise
@@ -421,12 +430,20 @@ def add_label(
     actor: str,
     note: str | None,
     checked: bool = False,
+    api_key: str | None = None,
 ) -> Label:
     """Append a label; LookupError for an unknown submission (unless the caller ``checked``
-    it already). Earlier labels stay."""
+    it already). Earlier labels stay. ``api_key``: the key that recorded it, if any."""
     if not checked and session.get(Submission, submission_id) is None:
         raise LookupError(f"no submission {submission_id}")
-    row = Label(submission_id=submission_id, label=label, source=source, actor=actor, note=note)
+    row = Label(
+        submission_id=submission_id,
+        label=label,
+        source=source,
+        actor=actor,
+        note=note,
+        api_key=api_key,
+    )
     session.add(row)
     session.flush()
     return row
@@ -562,6 +579,10 @@ def api_key_by_hash(session: Session, key_sha256: str) -> ApiKey | None:
     return session.scalar(select(ApiKey).where(ApiKey.key_sha256 == key_sha256))
 
 
+def api_key_by_name(session: Session, name: str) -> ApiKey | None:
+    return session.scalar(select(ApiKey).where(ApiKey.name == name))
+
+
 def list_api_keys(session: Session) -> list[ApiKey]:
     return list(session.scalars(select(ApiKey).order_by(ApiKey.created_at, ApiKey.id)))
 
@@ -574,6 +595,17 @@ def revoke_api_key(session: Session, name: str) -> bool:
         .values(revoked_at=utcnow())
     )
     return result.rowcount == 1
+
+
+def set_key_label_policy(session: Session, name: str, **policy: int | bool | None) -> bool:
+    """Set ``labels_per_day`` (None: no cap) and/or ``labels_excluded`` of key ``name``;
+    False if there is no such key."""
+    unknown = set(policy) - {"labels_per_day", "labels_excluded"}
+    if unknown:
+        raise ValueError(f"not a label policy: {sorted(unknown)}")
+    if not policy:
+        return session.scalar(select(ApiKey.id).where(ApiKey.name == name)) is not None
+    return session.execute(update(ApiKey).where(ApiKey.name == name).values(**policy)).rowcount == 1
 
 
 def touch_api_key(session: Session, key_id: int, when: dt.datetime) -> None:
@@ -792,11 +824,24 @@ RETRAIN_LOCK_KEY = 7_402_118_355
 ACTIVE_RUN = "retrain"
 
 
+def _counted_labels() -> Any:
+    """The labels retraining uses: all but those of keys an operator excluded."""
+    excluded = select(ApiKey.name).where(ApiKey.labels_excluded.is_(True))
+    return or_(Label.api_key.is_(None), Label.api_key.not_in(excluded))
+
+
 def count_labels_since(session: Session, since: dt.datetime | None) -> int:
-    """Labels recorded after ``since`` (all of them for None)."""
-    query = select(func.count()).select_from(Label)
+    """Submissions labelled after ``since`` (all for None), each counted once however many
+    labels it got, not counting labels of excluded keys."""
+    query = select(func.count(func.distinct(Label.submission_id))).where(_counted_labels())
     if since is not None:
         query = query.where(Label.created_at > since)
+    return int(session.scalar(query) or 0)
+
+
+def count_key_labels_since(session: Session, api_key: str, since: dt.datetime) -> int:
+    """Labels API key ``api_key`` recorded after ``since``."""
+    query = select(func.count()).where(Label.api_key == api_key, Label.created_at > since)
     return int(session.scalar(query) or 0)
 
 
@@ -808,11 +853,19 @@ class LabelledSubmission:
     labelled_at: dt.datetime
     submitted_at: dt.datetime
     erased: bool
+    # Who the current label came from: its API key, or "operator" for the CLI and Python.
+    origin: str = "operator"
 
 
 def current_labels(session: Session) -> list[LabelledSubmission]:
-    """Every labelled submission with its newest label, oldest label first."""
-    newest = select(func.max(Label.id).label("id")).group_by(Label.submission_id).subquery("newest")
+    """Every labelled submission with its newest counted label (excluded keys' labels are
+    passed over), oldest label first."""
+    newest = (
+        select(func.max(Label.id).label("id"))
+        .where(_counted_labels())
+        .group_by(Label.submission_id)
+        .subquery("newest")
+    )
     rows = session.execute(
         select(
             Submission.id,
@@ -821,6 +874,7 @@ def current_labels(session: Session) -> list[LabelledSubmission]:
             Submission.erased_at,
             Label.label,
             Label.created_at,
+            Label.api_key,
         )
         .join(Label, Label.submission_id == Submission.id)
         .join(newest, newest.c.id == Label.id)
@@ -834,8 +888,9 @@ def current_labels(session: Session) -> list[LabelledSubmission]:
             labelled_at=labelled_at,
             submitted_at=submitted_at,
             erased=erased_at is not None,
+            origin=api_key or "operator",
         )
-        for sid, payload, submitted_at, erased_at, label, labelled_at in rows
+        for sid, payload, submitted_at, erased_at, label, labelled_at, api_key in rows
     ]
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     DateTime,
     Float,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     Uuid,
+    false,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -94,11 +96,15 @@ class Submission(Base):
             "status IN ('queued', 'processing', 'done', 'failed')", name="status_known"
         ),
         Index("ix_submissions_status_created", "status", "created_at"),
+        # An idempotency key is the caller's own: two clients may use the same one.
+        UniqueConstraint(
+            "submitted_by", "idempotency_key", name="uq_submissions_submitter_idempotency_key"
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     external_id: Mapped[str] = mapped_column(String(200), index=True)
-    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
     payload: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
     resume_sha256: Mapped[str] = mapped_column(String(64), index=True)
     status: Mapped[str] = mapped_column(String(16), default=SubmissionStatus.queued)
@@ -106,6 +112,8 @@ class Submission(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     submitted_by: Mapped[str] = mapped_column(String(200))
     request_id: Mapped[str | None] = mapped_column(String(200))
+    # The X-Request-ID its caller sent, beside the request id the API made.
+    client_request_id: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     # A PDF or DOCX sent instead of resume_text; the worker extracts the text into the payload.
@@ -158,6 +166,8 @@ class Label(Base):
     label: Mapped[str] = mapped_column(String(16))
     source: Mapped[str] = mapped_column(String(16))
     actor: Mapped[str] = mapped_column(String(200))
+    # The API key that recorded the label; None for an operator's (CLI, Python).
+    api_key: Mapped[str | None] = mapped_column(String(200))
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
@@ -320,6 +330,10 @@ class ApiKey(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Labels this key may add in any 24 hours (None: no cap), and whether retraining
+    # ignores the labels it added.
+    labels_per_day: Mapped[int | None] = mapped_column(Integer)
+    labels_excluded: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class AuditEvent(Base):

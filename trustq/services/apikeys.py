@@ -33,6 +33,8 @@ class KeyInfo:
     created_at: dt.datetime
     revoked_at: dt.datetime | None
     last_used_at: dt.datetime | None
+    labels_per_day: int | None = None
+    labels_excluded: bool = False
 
     def allows(self, needed: ApiKeyScope | str) -> bool:
         return SCOPE_RANK[ApiKeyScope(self.scope)] >= SCOPE_RANK[ApiKeyScope(needed)]
@@ -40,7 +42,15 @@ class KeyInfo:
 
 def _info(row: ApiKey) -> KeyInfo:
     return KeyInfo(
-        row.id, row.name, row.scope, row.prefix, row.created_at, row.revoked_at, row.last_used_at
+        row.id,
+        row.name,
+        row.scope,
+        row.prefix,
+        row.created_at,
+        row.revoked_at,
+        row.last_used_at,
+        row.labels_per_day,
+        bool(row.labels_excluded),
     )
 
 
@@ -93,3 +103,27 @@ def revoke(name: str) -> None:
 def list_keys() -> list[KeyInfo]:
     with session_scope() as session:
         return [_info(r) for r in repo.list_api_keys(session)]
+
+
+def set_label_policy(
+    name: str, *, per_day: int | None = None, no_cap: bool = False, excluded: bool | None = None
+) -> KeyInfo:
+    """Cap the labels key ``name`` may add in 24 hours (``per_day``; ``no_cap`` lifts it) and
+    exclude or include its labels in training; LookupError if there is no such key."""
+    policy: dict[str, int | bool | None] = {}
+    if per_day is not None and no_cap:
+        raise ValueError("give a daily cap or lift it, not both")
+    if per_day is not None:
+        if per_day < 0:
+            raise ValueError("a daily label cap is 0 or more")
+        policy["labels_per_day"] = per_day
+    if no_cap:
+        policy["labels_per_day"] = None
+    if excluded is not None:
+        policy["labels_excluded"] = excluded
+    with session_scope() as session:
+        if not repo.set_key_label_policy(session, name, **policy):
+            raise LookupError(f"no API key named {name!r}")
+        row = repo.api_key_by_name(session, name)
+        assert row is not None
+        return _info(row)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import uuid
@@ -13,9 +14,15 @@ from typing import Any
 
 from trustq.db import repo
 from trustq.db.session import session_scope
-from trustq.db.tables import LabelSource, LabelValue
+from trustq.db.tables import Label, LabelSource, LabelValue, utcnow
+from trustq.schemas import LabelOut, check_name
+from trustq.services.apikeys import KeyInfo
 
 FIELDS = ("submission_id", "label", "source", "by", "note")
+
+
+class LabelCapReached(RuntimeError):
+    """The API key added as many labels in the last 24 hours as its cap allows."""
 
 
 class LabelFileError(ValueError):
@@ -55,6 +62,11 @@ def check_row(row: Any, *, default_by: str | None = None) -> LabelIn:
     by = str(row.get("by") or row.get("actor") or default_by or "").strip()
     if not by:
         problems.append("by (who gives the label) is missing")
+    else:
+        try:
+            check_name(by, "by")
+        except ValueError as exc:
+            problems.append(str(exc))
     if problems:
         raise ValueError("; ".join(problems))
     note = row.get("note")
@@ -114,3 +126,47 @@ def add_labels(labels: Sequence[LabelIn]) -> int:
                 checked=True,
             )
     return len(labels)
+
+
+def add_from_key(
+    submission_id: uuid.UUID,
+    label: str,
+    *,
+    source: str,
+    actor: str,
+    note: str | None,
+    key: KeyInfo,
+) -> LabelOut:
+    """A label sent with API key ``key``, recorded with the key's name; LabelCapReached past
+    the key's daily cap, LookupError for an unknown submission."""
+    with session_scope() as session:
+        if key.labels_per_day is not None:
+            since = utcnow() - dt.timedelta(days=1)
+            if repo.count_key_labels_since(session, key.name, since) >= key.labels_per_day:
+                raise LabelCapReached(
+                    f"key {key.name!r} added {key.labels_per_day} label(s) in the last 24 hours, "
+                    "its cap (trustq apikey labels NAME --per-day N)"
+                )
+        row = repo.add_label(
+            session,
+            submission_id=submission_id,
+            label=label,
+            source=source,
+            actor=actor,
+            note=note,
+            api_key=key.name,
+        )
+        return label_out(row)
+
+
+def label_out(row: Label) -> LabelOut:
+    """A stored label as the API and the Python client show it."""
+    return LabelOut(
+        id=row.id,
+        submission_id=str(row.submission_id),
+        label=row.label,
+        source=row.source,
+        actor=row.actor,
+        note=row.note,
+        created_at=row.created_at,
+    )

@@ -19,7 +19,7 @@ import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from pydantic import ValidationError
@@ -59,8 +59,9 @@ def labels_cut_off(session: Any) -> dt.datetime | None:
 def request_run(
     settings: Settings, *, trigger: str, requested_by: str, force: bool = False
 ) -> RunRequest:
-    """Queue one training run if none is active and (unless ``force``) enough new labels
-    arrived. Safe to call from any number of processes at once: one run results."""
+    """Queue one training run if none is active and (unless ``force``) enough submissions
+    were labelled since the last cut-off (each counted once, excluded keys' labels not).
+    Safe to call from any number of processes at once: one run results."""
     with session_scope() as session:
         if not repo.try_retrain_lock(session):
             return RunRequest(False, None, "another trigger is starting a run at this moment")
@@ -73,7 +74,7 @@ def request_run(
             return RunRequest(
                 False,
                 None,
-                f"{new} new label(s) since the last training cut-off; "
+                f"{new} newly labelled submission(s) since the last training cut-off; "
                 f"a run starts at {settings.retrain_min_new_labels}",
             )
         run = repo.add_training_run(
@@ -100,7 +101,7 @@ def request_run(
             )
         raise BrokerUnavailable(f"training run {run_id} could not be queued: {exc}") from exc
     log.info("training run %s queued (%s by %s, %s new labels)", run_id, trigger, requested_by, new)
-    return RunRequest(True, run_id, f"run {run_id} queued with {new} new label(s)")
+    return RunRequest(True, run_id, f"run {run_id} queued with {new} newly labelled submission(s)")
 
 
 def _expire_lost_runs(session: Any, settings: Settings) -> None:
@@ -140,6 +141,30 @@ class RunData:
     labels_until: dt.datetime | None
 
 
+T = TypeVar("T")
+
+
+def split_holdout(
+    items: Sequence[T], origins: Sequence[str], n_holdout: int
+) -> tuple[list[T], list[T]]:
+    """(to fit on, to hold out) of ``items`` (oldest first): the holdout takes each origin's
+    newest items in turn, so one key that labels a flood fills no more of it than any other
+    origin does, and as much only when the others run out."""
+    newest_first: dict[str, list[int]] = {}
+    for i in range(len(items) - 1, -1, -1):
+        newest_first.setdefault(origins[i], []).append(i)
+    held: set[int] = set()
+    queues = [q for _, q in sorted(newest_first.items())]
+    while len(held) < n_holdout and any(queues):
+        for queue in queues:
+            if queue and len(held) < n_holdout:
+                held.add(queue.pop(0))
+    return (
+        [item for i, item in enumerate(items) if i not in held],
+        [item for i, item in enumerate(items) if i in held],
+    )
+
+
 def assemble(settings: Settings, labelled: Sequence[repo.LabelledSubmission]) -> RunData:
     """The base synthetic set and the labelled submissions, split into train, validation
     and the holdout (the base test split plus the most recent labelled submissions)."""
@@ -148,6 +173,7 @@ def assemble(settings: Settings, labelled: Sequence[repo.LabelledSubmission]) ->
         [p.label for p in base], settings.retrain_base_seed
     )
     usable: list[tuple[LabelledProfile, dt.date]] = []
+    origins: list[str] = []
     skipped = {"erased": 0, "no resume text": 0, "invalid": 0}
     for item in labelled:
         if item.erased:
@@ -164,9 +190,10 @@ def assemble(settings: Settings, labelled: Sequence[repo.LabelledSubmission]) ->
             skipped["invalid"] += 1
             continue
         usable.append((profile, item.submitted_at.date()))
+        origins.append(item.origin)
 
     n_holdout = math.ceil(settings.retrain_holdout_fraction * len(usable)) if usable else 0
-    fitting, held = usable[: len(usable) - n_holdout], usable[len(usable) - n_holdout :]
+    fitting, held = split_holdout(usable, origins, n_holdout)
     profiles = list(base) + [p for p, _ in fitting] + [p for p, _ in held]
     dates = [REFERENCE_DATE] * len(base) + [d for _, d in fitting] + [d for _, d in held]
 

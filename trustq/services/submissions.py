@@ -17,7 +17,7 @@ from trustq.config import get_settings
 from trustq.db import repo
 from trustq.db.session import session_scope
 from trustq.db.tables import SubmissionStatus
-from trustq.schemas import Profile, describe_errors
+from trustq.schemas import Profile, check_name, describe_errors
 from trustq.services.resume_files import FileLimits, check_file
 from trustq.tasks import names
 
@@ -143,6 +143,7 @@ def enqueue(
     *,
     submitted_by: str,
     request_id: str | None = None,
+    client_request_id: str | None = None,
     chunk_size: int = 200,
     on_progress: Callable[[int], None] | None = None,
     resume_file: tuple[str, bytes] | None = None,
@@ -158,6 +159,7 @@ def enqueue(
     back. If the database is unreachable, DatabaseUnavailable says which were stored.
     """
     results: list[Enqueued] = []
+    check_name(submitted_by, "submitted_by")
     if resume_file is not None:
         profiles = list(profiles)
         if len(profiles) != 1 or profiles[0].resume_text is not None:
@@ -166,7 +168,7 @@ def enqueue(
     broker_down: BrokerUnavailable | None = None
     for chunk in _chunks(profiles, chunk_size):
         try:
-            stored = _store(chunk, submitted_by, request_id, resume_file)
+            stored = _store(chunk, submitted_by, (request_id, client_request_id), resume_file)
         except (OperationalError, InterfaceError) as exc:
             raise DatabaseUnavailable(
                 f"the database is unreachable ({_database_error(exc)}); "
@@ -202,7 +204,7 @@ def enqueue(
 def _store(
     chunk: list[Profile],
     submitted_by: str,
-    request_id: str | None,
+    request_ids: tuple[str | None, str | None],
     resume_file: tuple[str, bytes] | None,
 ) -> list[Enqueued]:
     """Insert one chunk in one transaction: all of it is stored, or none of it."""
@@ -220,7 +222,8 @@ def _store(
                     else sha256_text(profile.text)
                 ),
                 submitted_by=submitted_by,
-                request_id=request_id,
+                request_id=request_ids[0],
+                client_request_id=request_ids[1],
                 resume_file=resume_file,
             )
             stored.append(Enqueued(row.id, created))
