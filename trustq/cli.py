@@ -100,7 +100,7 @@ def enqueue(
 ) -> None:
     """Validate profiles, store them, queue them for scoring; prints their submission ids."""
     from trustq.client import default_actor
-    from trustq.services.resume_files import FileLimits, ResumeFileError, check_file
+    from trustq.services.resume_files import ResumeFileError
     from trustq.services.submissions import DatabaseUnavailable, enqueue, parse_document
 
     settings = _settings()
@@ -112,11 +112,8 @@ def enqueue(
     if resume_file is not None:
         try:
             attached = (resume_file.name, resume_file.read_bytes())
-            check_file(attached[1], attached[0], FileLimits.from_settings(settings))
         except OSError as exc:
             raise _fail(f"cannot read {resume_file}: {exc}") from exc
-        except ResumeFileError as exc:
-            raise _fail(str(exc)) from exc
     batch = parse_document(text, with_resume_file=attached is not None)
     for bad in batch.bad:
         err.print(f"{file}: {bad}", style="red", highlight=False, markup=False)
@@ -147,6 +144,8 @@ def enqueue(
             )
     except DatabaseUnavailable as exc:
         raise _fail(str(exc), code=3) from exc
+    except ResumeFileError as exc:  # intake's checks of the file: nothing was stored
+        raise _fail(str(exc)) from exc
     except Exception as exc:
         if type(exc).__module__.startswith("sqlalchemy"):
             raise _fail(f"the database is unreachable or refused the write: {exc}", 3) from exc

@@ -41,12 +41,16 @@ class RateLimiter:
         with self._lock:
             tokens, then = self._buckets.get(key, (self.burst, now))
             tokens = min(self.burst, tokens + (now - then) * self.rate)
+            if len(self._buckets) > 100_000:  # forget buckets that have filled up again
+                self._buckets = {
+                    k: (t, w)
+                    for k, (t, w) in self._buckets.items()
+                    if t + (now - w) * self.rate < self.burst
+                }
             if tokens >= 1.0:
                 self._buckets[key] = (tokens - 1.0 if spend else tokens, now)
                 return 0.0
             self._buckets[key] = (tokens, now)
-            if len(self._buckets) > 100_000:  # forget the full buckets of the past
-                self._buckets = {k: v for k, v in self._buckets.items() if v[0] < self.burst}
             return (1.0 - tokens) / self.rate
 
 

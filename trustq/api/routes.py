@@ -31,7 +31,6 @@ from trustq.api.schemas import (
     PromoteIn,
     VerdictPage,
 )
-from trustq.config import Settings
 from trustq.db import repo
 from trustq.db.repo import VerdictRow
 from trustq.db.session import session_scope
@@ -41,7 +40,7 @@ from trustq.schemas import MAX_PROJECTS, LabelOut, Links, Profile, Project
 from trustq.services import labels as label_service
 from trustq.services import submissions
 from trustq.services.apikeys import KeyInfo
-from trustq.services.resume_files import FileLimits, ResumeFileError, check_file
+from trustq.services.resume_files import ResumeFileError
 
 log = logging.getLogger(__name__)
 
@@ -163,13 +162,16 @@ def _same_request(
 def _enqueue(
     profile: Profile, key: KeyInfo, request_id: str | None, resume_file: tuple[str, bytes] | None
 ) -> submissions.Enqueued:
-    [result] = submissions.enqueue(
-        [profile],
-        submitted_by=key.name,
-        request_id=request_id,
-        client_request_id=logs.current("client_request_id"),
-        resume_file=resume_file,
-    )
+    try:
+        [result] = submissions.enqueue(
+            [profile],
+            submitted_by=key.name,
+            request_id=request_id,
+            client_request_id=logs.current("client_request_id"),
+            resume_file=resume_file,
+        )
+    except ResumeFileError as exc:  # intake's checks of the file: nothing was stored
+        raise invalid([FieldError(location="body", field="resume", message=str(exc))]) from exc
     if not result.created:
         with session_scope() as session:
             row = repo.get_submission(session, result.id)
@@ -210,13 +212,10 @@ def _unknown_fields(data: dict[str, Any]) -> list[str]:
 
 
 def _accept(
-    data: Any,
-    resume_file: tuple[str, bytes] | None,
-    idempotency_key: str | None,
-    settings: Settings,
+    data: Any, resume_file: tuple[str, bytes] | None, idempotency_key: str | None
 ) -> Profile:
-    """The profile of a submission's body, validated, and its resume file checked; a 422
-    Problem naming each field otherwise."""
+    """The profile of a submission's body, validated; a 422 Problem naming each field
+    otherwise. (The resume file is checked where every door's files are: at enqueue.)"""
     if not isinstance(data, dict):
         raise invalid(
             [
@@ -257,11 +256,6 @@ def _accept(
         if resume_file is not None:
             errors = [e.model_copy(update={"field": f"profile.{e.field}"}) for e in errors]
         raise invalid(errors) from exc
-    if resume_file is not None:
-        try:
-            check_file(resume_file[1], resume_file[0], FileLimits.from_settings(settings))
-        except ResumeFileError as exc:
-            raise invalid([FieldError(location="body", field="resume", message=str(exc))]) from exc
     return profile
 
 
@@ -301,7 +295,7 @@ async def submit_evaluation(
     settings = request.app.state.settings
     data, resume_file = await _read_submission(request, settings.api_max_body_bytes)
     # Validating a large body and inspecting a file take CPU time: off the event loop.
-    profile = await run_in_threadpool(_accept, data, resume_file, idempotency_key, settings)
+    profile = await run_in_threadpool(_accept, data, resume_file, idempotency_key)
     try:
         result = await run_in_threadpool(
             _enqueue, profile, key, logs.current("request_id"), resume_file
