@@ -204,7 +204,7 @@ def inprocess(
 ) -> dict[str, Any]:
     """trustq's scoring with no queue and no database: encoder, LSTM, flags, rules,
     reasons and breakdown, in batches cut by the worker's budget."""
-    from trustq.worker.runtime import BatchReport
+    from trustq.scoring.compute import BatchReport
 
     today = dt.date.today()
     batches = chunks(profiles, runtime.encoder, budget, most)

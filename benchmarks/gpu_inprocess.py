@@ -49,7 +49,8 @@ def _records(n: int, seed: int, encoder: Any) -> list[dict[str, Any]]:
 
 
 def _runtime(reasons: str, threads: int | None = None) -> Any:
-    from trustq.worker.runtime import Runtime, make_encoder
+    from trustq.scoring.encoders import make_encoder
+    from trustq.scoring.runtime import Runtime
 
     settings = _settings(reason_sentences=reasons, torch_threads=threads)
     return Runtime(settings, scorer=common.random_scorer(make_encoder(settings)), cache=False)
@@ -148,7 +149,7 @@ def main() -> None:
     def time_left() -> float:
         return args.seconds - (time.monotonic() - started)
 
-    from trustq.worker.runtime import make_encoder
+    from trustq.scoring.encoders import make_encoder
 
     reference = make_encoder(_settings())
     records = _records(args.n, seed=77, encoder=reference)

@@ -140,7 +140,7 @@ def _slug(name: str) -> str:
 
 def _read_file(file: Path) -> tuple[str, str | None]:
     """(text, None), or ("", why not): the extraction the worker applies to an uploaded file."""
-    from trustq.services.resume_files import FileLimits, ResumeFileError, extract_text
+    from trustq.scoring.resume_files import FileLimits, ResumeFileError, extract_text
 
     if file.suffix.lower() == ".txt":
         return file.read_text(encoding="utf-8", errors="replace"), None
@@ -401,13 +401,13 @@ def _serving_model() -> str:
     """The serving model's version, loaded here once as a worker would load it: a model the
     worker would refuse fails the run now, not after every profile's retries."""
     from trustq.config import get_settings
-    from trustq.db import repo
+    from trustq.db import models as models_db
     from trustq.db.session import session_scope
     from trustq.models.artifact import ArtifactError, deserialise
     from trustq.models.scorer import Scorer
 
     with session_scope() as session:
-        row = repo.serving_model(session)
+        row = models_db.serving_model(session)
         if row is None:
             raise SystemExit("no model is serving; run `trustq train` first")
         version, artifact, sha = row.version, row.artifact, row.artifact_sha256

@@ -16,7 +16,7 @@ from trustq.config import get_settings
 from trustq.data.synthetic import generate
 from trustq.models.reasons import explain, split_sentences
 from trustq.schemas import Profile
-from trustq.worker.runtime import Runtime
+from trustq.scoring.runtime import Runtime
 
 
 def main() -> None:

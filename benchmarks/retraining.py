@@ -102,14 +102,14 @@ def _cpu_model() -> str:
 
 def _ensure_serving_model(settings, base: int) -> None:
     from trustq.data.synthetic import REFERENCE_DATE
-    from trustq.db import repo
+    from trustq.db import models as models_db
     from trustq.db.session import session_scope
     from trustq.models.artifact import deserialise
     from trustq.models.scorer import Scorer
     from trustq.services.training import synthetic_profiles, train_and_register
 
     with session_scope() as session:
-        row = repo.serving_model(session)
+        row = models_db.serving_model(session)
         if row is not None:
             try:
                 Scorer(*deserialise(row.artifact, row.artifact_sha256), version=row.version)
@@ -130,11 +130,12 @@ def _ensure_labelled(settings, n: int) -> None:
 
     from trustq import client
     from trustq.data.synthetic import generate
-    from trustq.db import repo
+    from trustq.db import submissions as submissions_db
     from trustq.db.session import session_scope
     from trustq.db.tables import Submission
-    from trustq.services.submissions import sha256_text
-    from trustq.worker.runtime import embed_with_cache, make_encoder
+    from trustq.schemas import sha256_text
+    from trustq.scoring.embeddings import embed_with_cache
+    from trustq.scoring.encoders import make_encoder
 
     with session_scope() as session:
         have = session.scalar(
@@ -148,7 +149,7 @@ def _ensure_labelled(settings, n: int) -> None:
         for i, record in enumerate(records, start=have):
             payload = {k: v for k, v in record.items() if k not in ("label", "p_true")}
             payload["external_id"] = f"bench-label-{i}"
-            row, _ = repo.add_submission(
+            row, _ = submissions_db.add_submission(
                 session,
                 external_id=payload["external_id"],
                 idempotency_key=None,
@@ -168,28 +169,28 @@ def _ensure_labelled(settings, n: int) -> None:
 
 
 def _new_run() -> int:
-    from trustq.db import repo
+    from trustq.db import runs as runs_db
     from trustq.db.session import session_scope
 
     with session_scope() as session:
-        active = repo.active_training_run(session)
+        active = runs_db.active_training_run(session)
         if active is not None:
-            repo.finish_training_run(session, active.id, status="failed", error="benchmark")
+            runs_db.finish_training_run(session, active.id, status="failed", error="benchmark")
             session.flush()
-        run = repo.add_training_run(
+        run = runs_db.add_training_run(
             session, trigger="manual", requested_by="benchmark", new_labels=0
         )
         return run.id
 
 
 def _timings(version: str | None) -> dict:
-    from trustq.db import repo
+    from trustq.db import models as models_db
     from trustq.db.session import session_scope
 
     if version is None:
         return {}
     with session_scope() as session:
-        return repo.get_model_version(session, version).metrics.get("timings", {})
+        return models_db.get_model_version(session, version).metrics.get("timings", {})
 
 
 def _start_worker() -> subprocess.Popen:

@@ -18,8 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks import common
+from trustq.worker.processes import WorkerProcess
 
 RESULTS = common.ROOT / "benchmarks" / "results" / "throughput.json"
 DOCS = common.ROOT / "docs" / "benchmarks.md"
@@ -138,37 +137,15 @@ def clear_cache() -> None:
 # --- a worker process ----------------------------------------------------------------------
 
 
-class Worker:
+class Worker(WorkerProcess):
     """``trustq worker`` with the given settings; its log, and its processes' peak memory."""
 
     def __init__(self, env: dict[str, str], concurrency: int, log_dir: Path, tag: str) -> None:
-        self.log_path = log_dir / f"worker-{tag}.log"
-        self.handle = self.log_path.open("wb")
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "trustq",
-                "worker",
-                "--concurrency",
-                str(concurrency),
-                "--queues",
-                "scoring",
-                "--name",
-                f"bench-{tag}-{uuid.uuid4().hex[:4]}@%h",
-            ],
-            cwd=common.ROOT,
-            env={**os.environ, **env},
-            stdout=self.handle,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+        super().__init__(
+            log_dir / f"worker-{tag}.log", concurrency, env, name=f"bench-{tag}", queues="scoring"
         )
         # Ready when every pool process has loaded the encoder and the model.
-        deadline = time.monotonic() + 300
-        while self.log_path.read_bytes().count(b"loaded the encoder") < concurrency:
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"worker {tag} did not start; see {self.log_path}")
-            time.sleep(0.05)
+        self.wait_loaded(300)
 
     def peak_rss_mib(self) -> dict[str, float]:
         """VmHWM (peak resident set) of the main process and of each pool process."""
@@ -197,15 +174,8 @@ class Worker:
         pattern = re.compile(rb"scored a batch of (\d+) in (\d+) ms")
         return [(int(m[1]), float(m[2])) for m in pattern.finditer(self.log_path.read_bytes())]
 
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=30)
-        self.handle.close()
+    def stop(self, timeout: float = 60.0) -> None:
+        super().stop(timeout)
 
 
 def verdict_times(ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[float, float]]:
@@ -384,7 +354,8 @@ def variant_quality(
 
     from trustq.data.synthetic import REFERENCE_DATE
     from trustq.rules.decision import risk_level, trust_score
-    from trustq.worker.runtime import Runtime, make_serving_encoder
+    from trustq.scoring.encoders import make_serving_encoder
+    from trustq.scoring.runtime import Runtime
 
     runtime = Runtime(settings.model_copy(update=VARIANTS["torch-fp32"]), cache=False)
     scorer = runtime.scorer()
@@ -500,8 +471,9 @@ def _run(env: dict[str, str], sizes: Sizes, log_dir: Path, redis_url: str) -> di
     from trustq.config import get_settings
     from trustq.data.synthetic import REFERENCE_DATE
     from trustq.models.training import TrainConfig
+    from trustq.scoring.encoders import make_encoder, serving_variant
+    from trustq.scoring.runtime import Runtime
     from trustq.services.training import synthetic_profiles, train_and_register
-    from trustq.worker.runtime import Runtime, make_encoder, serving_variant
 
     out: dict[str, Any] = {}
     settings = get_settings()

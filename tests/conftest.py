@@ -7,8 +7,6 @@ runs never see each other's rows or messages.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -16,6 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from trustq.worker.processes import WorkerProcess
+
+__all__ = ["ROOT", "WorkerProcess"]
 
 PG_ADMIN_URL = os.environ.get(
     "TRUSTQ_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -124,61 +126,6 @@ def serving_model(database: str) -> str:  # noqa: ARG001
     return report.version
 
 
-class WorkerProcess:
-    """A real ``trustq worker`` process, its output in a log file."""
-
-    def __init__(self, log_path: Path, concurrency: int = 1, env: dict[str, str] | None = None):
-        self.log_path = log_path
-        self.log = log_path.open("wb")
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "trustq",
-                "worker",
-                "--concurrency",
-                str(concurrency),
-                "--name",
-                f"test-{uuid.uuid4().hex[:6]}@%h",
-            ],
-            cwd=ROOT,
-            env={**os.environ, **(env or {})},
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def wait_ready(self, timeout: float = 120.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"worker exited early:\n{self.output()}")
-            if b" ready." in self.log_path.read_bytes():
-                return
-            time.sleep(0.2)
-        raise TimeoutError(f"worker not ready after {timeout} s:\n{self.output()}")
-
-    def output(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def kill(self, sig: int) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, sig)
-        self.proc.wait(timeout=60)
-
-    def stop(self) -> None:
-        import signal
-
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=30)
-        self.log.close()
-
-
 @pytest.fixture
 def start_worker(tmp_path: Path) -> Iterator[object]:
     """Start workers on demand; all are stopped at the end of the test."""
@@ -193,4 +140,4 @@ def start_worker(tmp_path: Path) -> Iterator[object]:
 
     yield start
     for w in started:
-        w.stop()
+        w.stop(cold=True)  # what a test left running is of no interest any more

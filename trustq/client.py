@@ -1,160 +1,388 @@
-"""The Python interface: enqueue profiles and read verdicts, as the CLI does.
+"""The Python interface: submit profiles, read verdicts, give labels.
 
->>> from trustq import client
->>> sid = client.enqueue(profile_dict, submitted_by="onboarding-service")
->>> client.wait_for_verdict(sid).risk_level
+A service outside the cluster talks to the HTTP API with an API key:
+
+>>> from trustq.client import HttpClient
+>>> api = HttpClient("https://trustq.example", api_key="tq_…")
+>>> sid = api.enqueue(profile_dict)
+>>> api.wait_for_verdict(sid).risk_level
 'LOW'
+
+Code inside the cluster (with the database and the broker configured) can call the same
+methods in process, as the CLI does, through the functions of this module or
+:class:`Client`. Both clients raise the same errors: pydantic's ValidationError or
+ValueError for bad input, LookupError for an unknown submission, SubmissionFailed when a
+submission could not be scored, TimeoutError when a verdict does not come in time.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import getpass
+import json
 import time
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from trustq.db import repo
-from trustq.db.repo import VerdictRow
-from trustq.db.session import session_scope
-from trustq.db.tables import LabelSource, LabelValue, SubmissionStatus
-from trustq.rules.flags import RiskLevel
-from trustq.schemas import LabelOut, Profile, VerdictOut, check_name
-from trustq.services import submissions
-from trustq.services.labels import label_out
-from trustq.services.submissions import Enqueued
+import httpx
+
+from trustq.schemas import EvaluationOut, LabelOut, Profile, VerdictOut
+from trustq.services import labels as label_service
+from trustq.services import submissions, verdicts
+from trustq.services.submissions import Enqueued, default_submitter
+from trustq.services.verdicts import SubmissionFailed
+
+__all__ = [
+    "ApiError",
+    "Client",
+    "Enqueued",
+    "HttpClient",
+    "SubmissionFailed",
+    "decide",
+    "default_actor",
+    "enqueue",
+    "enqueue_many",
+    "get_verdict",
+    "label",
+    "label_many",
+    "labels",
+    "list_verdicts",
+    "review_queue",
+    "submission_status",
+    "wait_for_verdict",
+]
+
+default_actor = default_submitter
 
 
-class SubmissionFailed(RuntimeError):
-    """The submission could not be scored; the message says why."""
+class Client:
+    """trustq in this process: the services themselves, on the configured database and
+    broker (no API key, no rate limit: for code inside the cluster)."""
+
+    def __init__(self, *, submitted_by: str | None = None) -> None:
+        self.submitted_by = submitted_by
+
+    def enqueue(
+        self,
+        profile: Profile | Mapping[str, Any],
+        *,
+        submitted_by: str | None = None,
+        request_id: str | None = None,
+        resume_file: tuple[str, bytes] | None = None,
+    ) -> uuid.UUID:
+        """Validate, store and queue one profile; returns its submission id.
+
+        ``resume_file`` is (file name, bytes) of a PDF or DOCX sent instead of resume_text.
+        Raises pydantic.ValidationError for an invalid profile and ResumeFileError for an
+        unacceptable file (nothing stored), DatabaseUnavailable when the database is
+        unreachable (nothing stored or queued). When only the queue is unreachable the
+        submission is stored and a warning logged; the sweeper queues it once the broker is
+        back (``enqueue_many`` says which ones, in ``Enqueued.queued``).
+        """
+        if not isinstance(profile, Profile):
+            profile = submissions.parse_profile(profile, with_resume_file=resume_file is not None)
+        [result] = submissions.enqueue(
+            [profile],
+            submitted_by=submitted_by or self.submitted_by or default_submitter(),
+            request_id=request_id,
+            resume_file=resume_file,
+        )
+        return result.id
+
+    def enqueue_many(
+        self,
+        profiles: Iterable[Profile | Mapping[str, Any]],
+        *,
+        submitted_by: str | None = None,
+        request_id: str | None = None,
+    ) -> list[Enqueued]:
+        """Validate every profile first, then store and queue them all; ``queued`` is False
+        for those stored while the broker was unreachable (the sweeper queues them later)."""
+        validated = [
+            p if isinstance(p, Profile) else submissions.parse_profile(p) for p in profiles
+        ]
+        return submissions.enqueue(
+            validated,
+            submitted_by=submitted_by or self.submitted_by or default_submitter(),
+            request_id=request_id,
+        )
+
+    def submission_status(self, submission_id: uuid.UUID | str) -> tuple[str, str | None]:
+        """(status, last error) of a submission; LookupError if unknown."""
+        return verdicts.submission_status(submission_id)
+
+    def get_evaluation(self, submission_id: uuid.UUID | str) -> EvaluationOut:
+        """The submission's state, its newest verdict and its labels; LookupError if unknown."""
+        return verdicts.get_evaluation(submission_id)
+
+    def get_verdict(self, submission_id: uuid.UUID | str) -> VerdictOut | None:
+        """The newest verdict, or None while the submission waits; raises if it failed."""
+        return verdicts.get_verdict(submission_id)
+
+    def wait_for_verdict(
+        self, submission_id: uuid.UUID | str, *, timeout: float = 120.0, poll: float = 0.25
+    ) -> VerdictOut:
+        """Poll until the verdict is stored; TimeoutError after ``timeout`` seconds."""
+        return _wait(self, submission_id, timeout, poll)
+
+    def list_verdicts(
+        self,
+        *,
+        external_id: str | None = None,
+        risk_level: str | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        limit: int = 100,
+    ) -> list[VerdictOut]:
+        """Verdicts newest first, filtered by freelancer, risk level and time window."""
+        return verdicts.list_verdicts(
+            external_id=external_id, risk_level=risk_level, since=since, until=until, limit=limit
+        )
+
+    def label(
+        self,
+        submission_id: uuid.UUID | str,
+        value: str,
+        *,
+        source: str = "manual",
+        by: str | None = None,
+        note: str | None = None,
+    ) -> LabelOut:
+        """Record what is known about a submission (append-only; the newest label counts)."""
+        actor = by or self.submitted_by or ""
+        return label_service.add_label(submission_id, value, source=source, by=actor, note=note)
+
+    def label_many(self, rows: Iterable[Mapping[str, Any]], *, by: str | None = None) -> int:
+        """Record many labels at once, each a mapping with submission_id, label, source, by
+        and note (``by`` gives a default actor). All are stored, or none: ValueError lists
+        every bad row, LookupError the unknown submissions."""
+        return label_service.add_label_rows(list(rows), by=by or self.submitted_by)
+
+    def decide(
+        self, submission_id: uuid.UUID | str, value: str, *, by: str | None = None,
+        note: str | None = None,
+    ) -> LabelOut:  # fmt: skip
+        """A reviewer's decision on a submission: a label with source ``review``."""
+        return self.label(submission_id, value, source="review", by=by, note=note)
+
+    def labels(self, submission_id: uuid.UUID | str) -> list[LabelOut]:
+        """Every label of a submission, newest (the current one) first."""
+        return verdicts.labels_of(submission_id)
+
+    def review_queue(self, *, limit: int = 100) -> list[VerdictOut]:
+        """Verdicts that ask for a person (review or risky) awaiting a decision, oldest
+        first."""
+        return verdicts.review_queue(limit=limit)
 
 
-def default_actor() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # no user name in some containers
-        return "unknown"
+class ApiError(RuntimeError):
+    """The API answered with a problem that is none of the usual errors (401, 403, 429, 5xx);
+    ``status`` and ``problem`` (its problem document) say which."""
+
+    def __init__(self, status: int, problem: dict[str, Any]) -> None:
+        detail = problem.get("detail") or problem.get("title") or f"HTTP {status}"
+        super().__init__(f"{status}: {detail}")
+        self.status = status
+        self.problem = problem
 
 
-def _as_uuid(submission_id: uuid.UUID | str) -> uuid.UUID:
-    try:
-        return submission_id if isinstance(submission_id, uuid.UUID) else uuid.UUID(submission_id)
-    except ValueError as exc:
-        raise ValueError(f"not a submission id: {submission_id!r}") from exc
+class HttpClient:
+    """trustq through its HTTP API, with an API key: for services outside the cluster. The
+    key's name is recorded as who submitted and who labelled; the key's scope and rate limit
+    apply. ``label_many`` is not offered: the API takes labels one at a time."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/") + "/v1",
+            headers={"Authorization": f"Bearer {api_key}"},
+            timeout=timeout,
+            transport=transport,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> HttpClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        answer = self._http.request(method, path, **kwargs)
+        if answer.status_code < 300:
+            return answer.json()
+        try:
+            problem = answer.json()
+        except ValueError:
+            problem = {"detail": answer.text[:500]}
+        if not isinstance(problem, dict):
+            problem = {"detail": str(problem)[:500]}
+        detail = str(problem.get("detail") or problem.get("title") or "")
+        if answer.status_code == 404:
+            raise LookupError(detail)
+        if answer.status_code in (400, 413, 415, 422):
+            errors = "; ".join(
+                f"{e.get('field')}: {e.get('message')}" for e in problem.get("errors") or []
+            )
+            raise ValueError(detail + (f" ({errors})" if errors else ""))
+        raise ApiError(answer.status_code, problem)
+
+    def enqueue(
+        self,
+        profile: Profile | Mapping[str, Any],
+        *,
+        request_id: str | None = None,
+        resume_file: tuple[str, bytes] | None = None,
+    ) -> uuid.UUID:
+        """Submit one profile; returns its submission id. ``resume_file`` is (file name,
+        bytes) of a PDF or DOCX sent instead of resume_text. ValueError names every problem
+        of an invalid profile or file (nothing stored)."""
+        return self._submit(profile, request_id, resume_file).id
+
+    def enqueue_many(
+        self,
+        profiles: Iterable[Profile | Mapping[str, Any]],
+        *,
+        request_id: str | None = None,
+    ) -> list[Enqueued]:
+        """Submit each profile in turn (one request each); an invalid one stops there with
+        ValueError, the ones before it stay submitted."""
+        return [self._submit(p, request_id, None) for p in profiles]
+
+    def _submit(
+        self,
+        profile: Profile | Mapping[str, Any],
+        request_id: str | None,
+        resume_file: tuple[str, bytes] | None,
+    ) -> Enqueued:
+        data = (
+            profile.model_dump(mode="json", exclude_none=True)
+            if isinstance(profile, Profile)
+            else dict(profile)
+        )
+        headers = {"X-Request-ID": request_id} if request_id else {}
+        if resume_file is None:
+            answer = self._call("POST", "/evaluations", json=data, headers=headers)
+        else:
+            answer = self._call(
+                "POST",
+                "/evaluations",
+                data={"profile": json.dumps(data)},
+                files={"resume": (resume_file[0], resume_file[1])},
+                headers=headers,
+            )
+        return Enqueued(uuid.UUID(answer["id"]), answer["created"], answer["published"])
+
+    def get_evaluation(self, submission_id: uuid.UUID | str) -> EvaluationOut:
+        """The submission's state, its newest verdict and its labels; LookupError if unknown."""
+        sid = verdicts.as_submission_id(submission_id)
+        return EvaluationOut.model_validate(self._call("GET", f"/evaluations/{sid}"))
+
+    def submission_status(self, submission_id: uuid.UUID | str) -> tuple[str, str | None]:
+        """(status, last error) of a submission; LookupError if unknown."""
+        found = self.get_evaluation(submission_id)
+        return found.status, found.error
+
+    def get_verdict(self, submission_id: uuid.UUID | str) -> VerdictOut | None:
+        """The newest verdict, or None while the submission waits; raises if it failed."""
+        found = self.get_evaluation(submission_id)
+        if found.verdict is None and found.status == "failed":
+            raise SubmissionFailed(f"submission {found.id} failed: {found.error}")
+        return found.verdict
+
+    def wait_for_verdict(
+        self, submission_id: uuid.UUID | str, *, timeout: float = 120.0, poll: float = 0.5
+    ) -> VerdictOut:
+        """Poll until the verdict is stored; TimeoutError after ``timeout`` seconds."""
+        return _wait(self, submission_id, timeout, poll)
+
+    def list_verdicts(
+        self,
+        *,
+        external_id: str | None = None,
+        risk_level: str | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        limit: int = 100,
+    ) -> list[VerdictOut]:
+        """Verdicts of scored submissions newest first, filtered by freelancer, risk level and
+        the time the submission arrived (the API pages by that)."""
+        params: dict[str, Any] = {"status": "done", "limit": min(limit, 500)}
+        if external_id is not None:
+            params["external_id"] = external_id
+        level = verdicts.check_risk_level(risk_level)
+        if level is not None:
+            params["risk_level"] = level
+        if since is not None:
+            params["since"] = since.isoformat()
+        if until is not None:
+            params["until"] = until.isoformat()
+        found: list[VerdictOut] = []
+        while len(found) < limit:
+            page = self._call("GET", "/evaluations", params=params)
+            for item in page["items"]:
+                if item.get("verdict") is not None and len(found) < limit:
+                    found.append(VerdictOut.model_validate(item["verdict"]))
+            if not page.get("next_cursor"):
+                break
+            params["cursor"] = page["next_cursor"]
+        return found
+
+    def label(
+        self,
+        submission_id: uuid.UUID | str,
+        value: str,
+        *,
+        source: str = "manual",
+        by: str | None = None,
+        note: str | None = None,
+    ) -> LabelOut:
+        """Record what is known about a submission; ``by`` is recorded after the key's name
+        (``key/by``)."""
+        sid = verdicts.as_submission_id(submission_id)
+        body: dict[str, Any] = {"label": value, "source": source}
+        if by:
+            body["actor"] = by
+        if note is not None:
+            body["note"] = note
+        return LabelOut.model_validate(self._call("POST", f"/evaluations/{sid}/labels", json=body))
+
+    def decide(
+        self, submission_id: uuid.UUID | str, value: str, *, by: str | None = None,
+        note: str | None = None,
+    ) -> LabelOut:  # fmt: skip
+        """A reviewer's decision on a submission: a label with source ``review``."""
+        return self.label(submission_id, value, source="review", by=by, note=note)
+
+    def labels(self, submission_id: uuid.UUID | str) -> list[LabelOut]:
+        """Every label of a submission, newest (the current one) first."""
+        return list(self.get_evaluation(submission_id).labels or [])
+
+    def review_queue(self, *, limit: int = 100) -> list[VerdictOut]:
+        """Verdicts that ask for a person (review or risky) awaiting a decision, oldest
+        first."""
+        page = self._call("GET", "/review-queue", params={"limit": min(limit, 500)})
+        return [VerdictOut.model_validate(v) for v in page["items"]]
 
 
-def enqueue(
-    profile: Profile | Mapping[str, Any],
-    *,
-    submitted_by: str | None = None,
-    request_id: str | None = None,
-    resume_file: tuple[str, bytes] | None = None,
-) -> uuid.UUID:
-    """Validate, store and queue one profile; returns its submission id.
-
-    ``resume_file`` is (file name, bytes) of a PDF or DOCX sent instead of resume_text.
-    Raises pydantic.ValidationError for an invalid profile and ResumeFileError for an
-    unacceptable file (nothing stored), DatabaseUnavailable when the database is
-    unreachable (nothing stored or queued). When only the queue is unreachable the
-    submission is stored and a warning logged; the sweeper queues it once the broker is
-    back (``enqueue_many`` says which ones, in ``Enqueued.queued``).
-    """
-    if not isinstance(profile, Profile):
-        profile = submissions.parse_profile(profile, with_resume_file=resume_file is not None)
-    [result] = submissions.enqueue(
-        [profile],
-        submitted_by=submitted_by or default_actor(),
-        request_id=request_id,
-        resume_file=resume_file,
-    )
-    return result.id
-
-
-def enqueue_many(
-    profiles: Iterable[Profile | Mapping[str, Any]],
-    *,
-    submitted_by: str | None = None,
-    request_id: str | None = None,
-) -> list[Enqueued]:
-    """Validate every profile first, then store and queue them all; ``queued`` is False
-    for those stored while the broker was unreachable (the sweeper queues them later)."""
-    validated = [p if isinstance(p, Profile) else submissions.parse_profile(p) for p in profiles]
-    return submissions.enqueue(
-        validated, submitted_by=submitted_by or default_actor(), request_id=request_id
-    )
-
-
-def to_out(row: VerdictRow) -> VerdictOut:
-    v, s = row.verdict, row.submission
-    return VerdictOut(
-        submission_id=str(s.id),
-        external_id=s.external_id,
-        status=s.status,
-        p_risk=v.p_risk,
-        trust_score=v.trust_score,
-        risk_level=v.risk_level,
-        model_risk_level=v.model_risk_level,
-        recommendation=v.recommendation,
-        label=v.label,
-        flags=v.flags,
-        rule_hits=v.rule_hits,
-        reasons=v.reasons,
-        breakdown=v.breakdown,
-        history=v.history,
-        notices=v.notices,
-        summary=v.summary,
-        base_rate=v.base_rate,
-        indicators=v.indicators,
-        model_version=v.model_version,
-        encoder_name=v.encoder_name,
-        encoder_revision=v.encoder_revision,
-        input_sha256=v.input_sha256,
-        latency_ms=v.latency_ms,
-        worker_host=v.worker_host,
-        submitted_by=s.submitted_by,
-        request_id=s.request_id,
-        submitted_at=s.created_at,
-        scored_at=v.created_at,
-    )
-
-
-def submission_status(submission_id: uuid.UUID | str) -> tuple[str, str | None]:
-    """(status, last error) of a submission; LookupError if unknown."""
-    sid = _as_uuid(submission_id)
-    with session_scope() as session:
-        row = repo.get_submission(session, sid)
-        if row is None:
-            raise LookupError(f"no submission {sid}")
-        return row.status, row.last_error
-
-
-def get_verdict(submission_id: uuid.UUID | str) -> VerdictOut | None:
-    """The newest verdict, or None while the submission waits; raises if it failed."""
-    sid = _as_uuid(submission_id)
-    with session_scope() as session:
-        found = repo.latest_verdict(session, sid)
-        if found is not None:
-            return to_out(found)
-        row = repo.get_submission(session, sid)
-        if row is None:
-            raise LookupError(f"no submission {sid}")
-        if row.status == SubmissionStatus.failed:
-            raise SubmissionFailed(f"submission {sid} failed: {row.last_error}")
-        return None
-
-
-def wait_for_verdict(
-    submission_id: uuid.UUID | str, *, timeout: float = 120.0, poll: float = 0.25
+def _wait(
+    client: Client | HttpClient, submission_id: uuid.UUID | str, timeout: float, poll: float
 ) -> VerdictOut:
-    """Poll until the verdict is stored; TimeoutError after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while True:
-        found = get_verdict(submission_id)
+        found = client.get_verdict(submission_id)
         if found is not None:
             return found
         if time.monotonic() >= deadline:
-            status, _ = submission_status(submission_id)
+            status, _ = client.submission_status(submission_id)
             raise TimeoutError(
                 f"no verdict for {submission_id} after {timeout:.0f} s (status: {status}); "
                 "is a worker running?"
@@ -162,92 +390,15 @@ def wait_for_verdict(
         time.sleep(poll)
 
 
-def list_verdicts(
-    *,
-    external_id: str | None = None,
-    risk_level: str | None = None,
-    since: dt.datetime | None = None,
-    until: dt.datetime | None = None,
-    limit: int = 100,
-) -> list[VerdictOut]:
-    """Verdicts newest first, filtered by freelancer, risk level and time window."""
-    if risk_level is not None and risk_level.upper() not in set(RiskLevel):
-        raise ValueError(f"risk level must be {', '.join(RiskLevel)}, not {risk_level!r}")
-    with session_scope() as session:
-        rows = repo.find_verdicts(
-            session,
-            external_id=external_id,
-            risk_level=risk_level.upper() if risk_level else None,
-            since=since,
-            until=until,
-            limit=limit,
-        )
-        return [to_out(r) for r in rows]
-
-
-def label(
-    submission_id: uuid.UUID | str,
-    value: str,
-    *,
-    source: str = "manual",
-    by: str,
-    note: str | None = None,
-) -> LabelOut:
-    """Record what is known about a submission (append-only; the newest label counts)."""
-    if value not in {v.value for v in LabelValue}:
-        raise ValueError(f"label must be risky or trustworthy, not {value!r}")
-    if source not in {v.value for v in LabelSource}:
-        raise ValueError(
-            f"source must be one of {', '.join(v.value for v in LabelSource)}, not {source!r}"
-        )
-    if not by.strip():
-        raise ValueError("a label needs the name of who gives it")
-    check_name(by, "who gives the label")
-    with session_scope() as session:
-        row = repo.add_label(
-            session,
-            submission_id=_as_uuid(submission_id),
-            label=value,
-            source=source,
-            actor=by,
-            note=note,
-        )
-        return label_out(row)
-
-
-def label_many(rows: Iterable[Mapping[str, Any]], *, by: str | None = None) -> int:
-    """Record many labels at once, each a mapping with submission_id, label, source, by and
-    note (``by`` gives a default actor). All are stored, or none: ValueError lists every bad
-    row, LookupError the unknown submissions."""
-    from trustq.services.labels import add_labels, check_row
-
-    checked, bad = [], []
-    for number, row in enumerate(rows, start=1):
-        try:
-            checked.append(check_row(dict(row), default_by=by))
-        except ValueError as exc:
-            bad.append(f"row {number}: {exc}")
-    if bad:
-        raise ValueError(f"{len(bad)} bad label row(s), nothing stored\n" + "\n".join(bad))
-    if not checked:
-        raise ValueError("no labels given")
-    return add_labels(checked)
-
-
-def decide(
-    submission_id: uuid.UUID | str, value: str, *, by: str, note: str | None = None
-) -> LabelOut:
-    """A reviewer's decision on a submission: a label with source ``review``."""
-    return label(submission_id, value, source="review", by=by, note=note)
-
-
-def labels(submission_id: uuid.UUID | str) -> list[LabelOut]:
-    """Every label of a submission, newest (the current one) first."""
-    with session_scope() as session:
-        return [label_out(r) for r in repo.labels_of(session, _as_uuid(submission_id))]
-
-
-def review_queue(*, limit: int = 100) -> list[VerdictOut]:
-    """MEDIUM verdicts awaiting a reviewer's decision, oldest first."""
-    with session_scope() as session:
-        return [to_out(r) for r in repo.review_queue(session, limit=limit)]
+_local = Client()
+enqueue = _local.enqueue
+enqueue_many = _local.enqueue_many
+submission_status = _local.submission_status
+get_verdict = _local.get_verdict
+wait_for_verdict = _local.wait_for_verdict
+list_verdicts = _local.list_verdicts
+label = _local.label
+label_many = _local.label_many
+decide = _local.decide
+labels = _local.labels
+review_queue = _local.review_queue

@@ -6,14 +6,15 @@ its samples to that folder and the worker's main process serves their sum (see
 ``trustq.worker.observability``). The API is one process and serves its own registry.
 
 Backlog numbers (queue depth, age of the oldest queued submission, submissions by status,
-the model the database says serves) are read at scrape time by ``BacklogCollector``.
+the model the database says serves) are read at scrape time by
+``trustq.services.status.BacklogCollector``, which the API and the worker register.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Sequence
 from enum import StrEnum
 
 from prometheus_client import (
@@ -24,7 +25,6 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 log = logging.getLogger(__name__)
@@ -187,68 +187,13 @@ def http_request(method: str, route: str, status: int, seconds: float) -> None:
     HTTP_LATENCY.labels(method=method, route=route).observe(seconds)
 
 
-# --- scrape-time numbers -----------------------------------------------------------------
-
-
-class BacklogCollector(Collector):
-    """Queue depth, oldest queued age, submissions by status, the serving model: read from
-    the broker and the database when Prometheus scrapes. A part that cannot be read is
-    left out of that scrape (and ``trustq_backlog_up`` says which)."""
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        from trustq.services import status as status_service
-
-        up = GaugeMetricFamily(
-            "trustq_backlog_up", "1 if this part could be read at this scrape.", labels=["part"]
-        )
-        try:
-            depths = status_service.queue_depths()
-        except Exception as exc:
-            log.warning("metrics: cannot read queue depths: %s", type(exc).__name__)
-            up.add_metric(["broker"], 0)
-        else:
-            up.add_metric(["broker"], 1)
-            depth = GaugeMetricFamily(
-                "trustq_queue_depth", "Messages waiting in a broker queue.", labels=["queue"]
-            )
-            for queue, count in depths.items():
-                depth.add_metric([queue], count)
-            yield depth
-        try:
-            db = status_service.database_snapshot()
-        except Exception as exc:
-            log.warning("metrics: cannot read the database: %s", type(exc).__name__)
-            up.add_metric(["database"], 0)
-        else:
-            up.add_metric(["database"], 1)
-            by_status = GaugeMetricFamily(
-                "trustq_submissions", "Submissions by status.", labels=["status"]
-            )
-            for name, count in db.by_status.items():
-                by_status.add_metric([name], count)
-            yield by_status
-            yield GaugeMetricFamily(
-                "trustq_oldest_queued_age_seconds",
-                "Age of the oldest submission still queued (0 when none waits).",
-                value=db.oldest_queued_age_seconds or 0.0,
-            )
-            serving = GaugeMetricFamily(
-                "trustq_serving_model_info",
-                "1 for the model version the database marks serving.",
-                labels=["version"],
-            )
-            if db.serving_model is not None:
-                serving.add_metric([db.serving_model], 1)
-            yield serving
-        yield up
-
-
 def multiprocess_dir() -> str | None:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR")
 
 
-def make_registry(*, backlog: bool = True) -> CollectorRegistry:
-    """A registry with this process's metrics (all processes' in multiprocess mode)."""
+def make_registry(collectors: Sequence[Collector] = ()) -> CollectorRegistry:
+    """A registry with this process's metrics (all processes' in multiprocess mode), and
+    ``collectors`` read at each scrape."""
     if multiprocess_dir():
         from prometheus_client import multiprocess
 
@@ -258,19 +203,16 @@ def make_registry(*, backlog: bool = True) -> CollectorRegistry:
         from prometheus_client import REGISTRY
 
         registry = REGISTRY
-    if backlog:
-        _register_backlog(registry)
+    for collector in collectors:
+        # The default registry lives as long as the process; each kind is registered once.
+        key = (id(registry), type(collector).__qualname__)
+        if key not in _registered:
+            registry.register(collector)
+            _registered.add(key)
     return registry
 
 
-_backlog_registered: set[int] = set()
-
-
-def _register_backlog(registry: CollectorRegistry) -> None:
-    # The default registry lives as long as the process; register the collector once.
-    if id(registry) not in _backlog_registered:
-        registry.register(BacklogCollector())
-        _backlog_registered.add(id(registry))
+_registered: set[tuple[int, str]] = set()
 
 
 def render(registry: CollectorRegistry) -> bytes:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import unicodedata
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -271,3 +272,53 @@ class LabelOut(BaseModel):
     actor: str
     note: str | None
     created_at: dt.datetime
+
+
+class EvaluationOut(BaseModel):
+    """A submission's state and, once scored, its verdict."""
+
+    id: str
+    external_id: str
+    status: Literal["queued", "processing", "done", "failed"]
+    attempts: int
+    error: str | None = Field(description="Why it failed (status failed only).")
+    submitted_by: str
+    request_id: str | None
+    client_request_id: str | None = None  # the X-Request-ID the caller sent, if any
+    submitted_at: dt.datetime
+    updated_at: dt.datetime
+    resume_erased_at: dt.datetime | None = Field(
+        description="When retention erased the resume text and file (the verdict stays)."
+    )
+    verdict: VerdictOut | None
+    labels: list[LabelOut] | None = Field(
+        default=None, description="Every label, newest first (single evaluations only)."
+    )
+
+
+class EvaluationPage(BaseModel):
+    items: list[EvaluationOut]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next (older) page.")
+
+
+class VerdictPage(BaseModel):
+    items: list[VerdictOut]
+
+
+class ModelOut(BaseModel):
+    version: str
+    status: str
+    created_at: dt.datetime
+    created_by: str
+    encoder_name: str
+    encoder_revision: str
+    artifact_sha256: str
+    training_data_sha256: str
+    labels_used: int
+    test_metrics: dict[str, Any]
+
+
+def sha256_text(text: str) -> str:
+    """The hex SHA-256 of ``text`` as UTF-8: how a resume is known in the database and the
+    embedding cache."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

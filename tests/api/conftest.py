@@ -1,21 +1,28 @@
-"""The HTTP API's fixtures: the app in this process (FastAPI's TestClient), API keys of each
-scope, a JSON log capture, and one real worker shared by a module."""
+"""The HTTP API's fixtures: the app in this process (FastAPI's TestClient) and as `trustq api`
+serves it, API keys of each scope, a JSON log capture, and one real worker shared by a
+module."""
 
 from __future__ import annotations
 
 import io
 import logging
+import os
+import signal
 import socket
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import WorkerProcess
+from tests.conftest import ROOT, WorkerProcess
 
 
 @dataclass(frozen=True)
@@ -111,3 +118,35 @@ def module_worker(
         yield worker
     finally:
         worker.stop()
+
+
+@pytest.fixture(scope="module")
+def served(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:  # noqa: ARG001
+    """`trustq api` on a free port, on the run's database and Redis; its base URL."""
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("hostile-api") / "api.log"
+    with log_path.open("wb") as log:
+        api = subprocess.Popen(
+            [sys.executable, "-m", "trustq", "api", "--port", str(port)],
+            cwd=ROOT,
+            env={**os.environ, "TRUSTQ_API_AUTH_FAILURE_LIMIT": "0"},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        assert api.poll() is None, log_path.read_text()
+        try:
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, "`trustq api` did not come up"
+        time.sleep(0.2)
+    try:
+        yield base
+    finally:
+        os.killpg(api.pid, signal.SIGTERM)
+        api.wait(timeout=30)

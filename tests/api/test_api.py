@@ -22,11 +22,13 @@ from tests.cli import trustq
 from tests.conftest import WorkerProcess
 from tests.factories import profile
 from tests.resume_docs import RESUME_LINES, docx_with_text
-from trustq.db import repo
+from trustq.broker import names
+from trustq.db import retention as retention_db
+from trustq.db import submissions as submissions_db
+from trustq.db import verdicts as verdicts_db
 from trustq.db.session import session_scope
 from trustq.db.tables import Embedding, Submission, utcnow
 from trustq.metrics import sample_value
-from trustq.tasks import names
 
 pytestmark = [pytest.mark.api, pytest.mark.integration]
 
@@ -283,7 +285,7 @@ def test_metrics_of_the_api_and_the_worker_and_trustq_status(
     shown = trustq("status", "--json", "--timeout", "3")
     assert shown.returncode == 0, shown.stderr
     status = json.loads(shown.stdout)
-    assert any(name.startswith("test-") for name in status["workers"]), status
+    assert any(name.startswith("worker-") for name in status["workers"]), status
     assert status["serving_model"] == serving_model
     assert set(status["queues"]) == {"scoring", "training", "maintenance"}
     assert set(status["submissions"]) == {"queued", "processing", "done", "failed"}
@@ -316,7 +318,7 @@ def test_retention_erases_old_resumes_and_keeps_the_verdict(
             .where(Submission.id.in_(old))
             .values(created_at=utcnow() - dt.timedelta(days=31))
         )
-        hashes = {s: repo.get_submission(session, s).resume_sha256 for s in old}
+        hashes = {s: submissions_db.get_submission(session, s).resume_sha256 for s in old}
 
     from trustq.worker.app import app
 
@@ -325,7 +327,7 @@ def test_retention_erases_old_resumes_and_keeps_the_verdict(
     event = None
     while event is None:
         with session_scope() as session:
-            for row in repo.audit_events(session, kind="retention.erase"):
+            for row in retention_db.audit_events(session, kind="retention.erase"):
                 if old_text in row.detail["submissions"]:
                     event = row
         assert time.monotonic() < deadline, "the retention task recorded no erasure"
@@ -335,12 +337,12 @@ def test_retention_erases_old_resumes_and_keeps_the_verdict(
 
     with session_scope() as session:
         for sid in old:
-            row = repo.get_submission(session, sid)
+            row = submissions_db.get_submission(session, sid)
             assert row.erased_at is not None
             assert row.payload["resume_text"] is None
             assert row.resume_sha256 == hashes[sid]
-            assert repo.resume_file_of(session, sid) is None
-            found = repo.latest_verdict(session, sid)
+            assert submissions_db.resume_file_of(session, sid) is None
+            found = verdicts_db.latest_verdict(session, sid)
             assert found is not None
             embedded = session.scalar(
                 select(func.count())
@@ -348,7 +350,7 @@ def test_retention_erases_old_resumes_and_keeps_the_verdict(
                 .where(Embedding.text_sha256 == hashes[sid])
             )
             assert embedded, "the embedding must outlive the text"
-        kept = repo.get_submission(session, uuid.UUID(recent))
+        kept = submissions_db.get_submission(session, uuid.UUID(recent))
         assert kept.erased_at is None and kept.payload["resume_text"] == OFF_PLATFORM
 
     after = http.get(f"/v1/evaluations/{old_text}", headers=submitter.headers).json()

@@ -299,10 +299,10 @@ def test_promotion_by_an_admin_key_is_recorded_with_its_name(
                 (serving_model, admin.name),
             }
     finally:
-        from trustq.db import repo
+        from trustq.db import models as models_db
 
         with session_scope() as session:
-            if repo.serving_model_version(session)[0] != serving_model:
-                repo.promote_model(session, serving_model)
+            if models_db.serving_model_version(session)[0] != serving_model:
+                models_db.promote_model(session, serving_model)
             session.execute(delete(ModelDecision).where(ModelDecision.actor == admin.name))
             session.execute(delete(ModelVersion).where(ModelVersion.version == copy))

@@ -6,23 +6,18 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import Key, free_port
+from tests.api.conftest import Key
 from tests.api.test_errors import problem
-from tests.conftest import ROOT
 from tests.factories import profile
 from tests.hostile_files import HOSTILE_FILES, make
 from tests.resume_docs import RESUME_LINES, pdf_with_text
@@ -33,38 +28,6 @@ pytestmark = pytest.mark.api
 @pytest.fixture(autouse=True)
 def _fresh(clean_tables: None, redis_client: Any) -> None:  # noqa: ARG001
     redis_client.flushdb()
-
-
-@pytest.fixture(scope="module")
-def served(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:  # noqa: ARG001
-    """`trustq api` on a free port, on the run's database and Redis; its base URL."""
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("hostile-api") / "api.log"
-    with log_path.open("wb") as log:
-        api = subprocess.Popen(
-            [sys.executable, "-m", "trustq", "api", "--port", str(port)],
-            cwd=ROOT,
-            env={**os.environ, "TRUSTQ_API_AUTH_FAILURE_LIMIT": "0"},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        assert api.poll() is None, log_path.read_text()
-        try:
-            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "`trustq api` did not come up"
-        time.sleep(0.2)
-    try:
-        yield base
-    finally:
-        os.killpg(api.pid, signal.SIGTERM)
-        api.wait(timeout=30)
 
 
 def _health_during(base: str, hostile: Callable[[], httpx.Response]) -> tuple[list[float], Any]:
@@ -244,7 +207,7 @@ def test_nul_bytes_and_extreme_instants_are_a_422_naming_the_field(
 def test_a_keys_labels_are_recorded_with_it_and_capped_per_day(
     http: TestClient, keys: dict[str, Key]
 ) -> None:
-    from trustq.db import repo
+    from trustq.db import labels as labels_db
     from trustq.db.session import session_scope
     from trustq.services import apikeys
 
@@ -262,7 +225,7 @@ def test_a_keys_labels_are_recorded_with_it_and_capped_per_day(
     )
     assert info.name in over["detail"]
     with session_scope() as session:
-        stored = repo.labels_of(session, uuid.UUID(sid))
+        stored = labels_db.labels_of(session, uuid.UUID(sid))
     assert [row.api_key for row in stored] == [info.name, info.name]
 
 

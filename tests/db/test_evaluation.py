@@ -12,15 +12,16 @@ from trustq.cli import app
 from trustq.config import get_settings
 from trustq.data import synthetic
 from trustq.data.synthetic import REFERENCE_DATE
-from trustq.db import repo
+from trustq.db import models as models_db
 from trustq.db.session import session_scope
 from trustq.db.tables import ModelVersion
 from trustq.models.artifact import deserialise, serialise, sha256_hex
 from trustq.models.scorer import Scorer
 from trustq.models.training import Calibration, metrics
 from trustq.schemas import LabelledProfile
+from trustq.scoring.embeddings import embed_with_cache
+from trustq.scoring.encoders import make_encoder
 from trustq.services.evaluation import EvaluationError, evaluate_version
-from trustq.worker.runtime import embed_with_cache, make_encoder
 
 pytestmark = pytest.mark.db
 
@@ -36,7 +37,7 @@ def records() -> list[dict]:
 
 def _load(version: str):
     with session_scope() as session:
-        row = repo.get_model_version(session, version)
+        row = models_db.get_model_version(session, version)
         assert row is not None
         return row.metrics, *deserialise(row.artifact, row.artifact_sha256)
 
@@ -104,8 +105,8 @@ def test_evaluate_refuses_unknown_versions_and_other_encoders(serving_model: str
     _, model, meta = _load(serving_model)
     other = serialise(model, {**meta, "encoder": {"name": "bert-base-uncased", "revision": "x"}})
     with session_scope() as session:
-        version = repo.next_model_version(session)
-        repo.add_model_version(
+        version = models_db.next_model_version(session)
+        models_db.add_model_version(
             session,
             ModelVersion(
                 version=version,

@@ -10,7 +10,8 @@ import pytest
 
 from tests.cli import trustq
 from tests.factories import profile
-from trustq.db import repo
+from trustq.db import labels as labels_db
+from trustq.db import submissions as submissions_db
 from trustq.db.session import session_scope
 from trustq.schemas import Profile
 from trustq.services import apikeys, labels
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.db
 def _submission() -> uuid.UUID:
     p = Profile.model_validate(profile())
     with session_scope() as session:
-        row, _ = repo.add_submission(
+        row, _ = submissions_db.add_submission(
             session,
             external_id=p.external_id,
             idempotency_key=None,
@@ -40,7 +41,7 @@ def _key(scope: str = "submit") -> apikeys.KeyInfo:
 
 
 def _label(sid: uuid.UUID, key: apikeys.KeyInfo, value: str = "risky") -> None:
-    labels.add_from_key(sid, value, source="manual", actor=key.name, note=None, key=key)
+    labels.add_label(sid, value, source="manual", by=key.name, key=key)
 
 
 def test_retraining_counts_labelled_submissions_not_label_rows(clean_tables: None) -> None:
@@ -51,9 +52,9 @@ def test_retraining_counts_labelled_submissions_not_label_rows(clean_tables: Non
         _label(one, key)
     _label(two, key, "trustworthy")
     with session_scope() as session:
-        assert repo.count_labels_since(session, None) == 2
-        current = repo.current_labels(session)
-        stored = repo.labels_of(session, one)
+        assert labels_db.count_labels_since(session, None) == 2
+        current = labels_db.current_labels(session)
+        stored = labels_db.labels_of(session, one)
     assert {c.submission_id for c in current} == {one, two}
     assert {c.origin for c in current} == {key.name}
     assert all(row.api_key == key.name for row in stored) and len(stored) == 6
@@ -68,7 +69,7 @@ def test_a_key_over_its_daily_cap_is_refused_and_nothing_is_stored(clean_tables:
     with pytest.raises(labels.LabelCapReached, match="3 label"):
         _label(sids[3], key)
     with session_scope() as session:
-        assert repo.labels_of(session, sids[3]) == []
+        assert labels_db.labels_of(session, sids[3]) == []
     # Another key is not held back by it.
     _label(sids[3], _key())
 
@@ -83,13 +84,13 @@ def test_an_excluded_keys_labels_leave_training_and_the_count(clean_tables: None
     _label(flooded[0], honest)  # an honest label on a flooded submission still counts
     assert apikeys.set_label_policy(flooder.name, excluded=True).labels_excluded
     with session_scope() as session:
-        assert repo.count_labels_since(session, None) == 2
-        current = {c.submission_id: c for c in repo.current_labels(session)}
+        assert labels_db.count_labels_since(session, None) == 2
+        current = {c.submission_id: c for c in labels_db.current_labels(session)}
     assert set(current) == {kept, flooded[0]}
     assert current[flooded[0]].label == "risky" and current[flooded[0]].origin == honest.name
     apikeys.set_label_policy(flooder.name, excluded=False)
     with session_scope() as session:
-        assert repo.count_labels_since(session, None) == 6
+        assert labels_db.count_labels_since(session, None) == 6
 
 
 def test_the_holdout_takes_each_origin_in_turn() -> None:

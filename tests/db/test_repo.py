@@ -9,7 +9,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from tests.factories import profile
-from trustq.db import repo
+from trustq.db import models as models_db
+from trustq.db import submissions as submissions_db
+from trustq.db import verdicts as verdicts_db
 from trustq.db.session import session_scope
 from trustq.db.tables import ModelVersion, Submission, Verdict
 from trustq.schemas import Profile
@@ -19,7 +21,7 @@ pytestmark = pytest.mark.db
 
 def _add(session, key: str | None = None) -> tuple[Submission, bool]:
     p = Profile.model_validate(profile(idempotency_key=key))
-    return repo.add_submission(
+    return submissions_db.add_submission(
         session,
         external_id=p.external_id,
         idempotency_key=p.idempotency_key,
@@ -31,7 +33,7 @@ def _add(session, key: str | None = None) -> tuple[Submission, bool]:
 
 
 def _model(session, version: str) -> None:
-    repo.add_model_version(
+    models_db.add_model_version(
         session,
         ModelVersion(
             version=version,
@@ -87,23 +89,23 @@ def test_a_second_verdict_from_the_same_model_is_not_written(clean_tables) -> No
         row, _ = _add(session)
         _model(session, "t-same")
     with session_scope() as session:
-        assert repo.write_verdict(session, _verdict(row.id, "t-same")) is True
+        assert verdicts_db.write_verdict(session, _verdict(row.id, "t-same")) is True
     with session_scope() as session:
-        assert repo.write_verdict(session, _verdict(row.id, "t-same")) is False
+        assert verdicts_db.write_verdict(session, _verdict(row.id, "t-same")) is False
     with session_scope() as session:
         assert session.scalar(select(func.count()).select_from(Verdict)) == 1
-        assert repo.get_submission(session, row.id).status == "done"
+        assert submissions_db.get_submission(session, row.id).status == "done"
 
 
 @pytest.fixture
 def keep_serving_model(database):  # noqa: ARG001
     """Promote back whatever served before, so later tests keep their model."""
     with session_scope() as session:
-        before = repo.serving_model_version(session)
+        before = models_db.serving_model_version(session)
     yield
     if before is not None:
         with session_scope() as session:
-            repo.promote_model(session, before[0])
+            models_db.promote_model(session, before[0])
 
 
 def test_only_one_model_serves(keep_serving_model) -> None:  # noqa: ARG001
@@ -111,12 +113,12 @@ def test_only_one_model_serves(keep_serving_model) -> None:  # noqa: ARG001
         _model(session, "t-a")
         _model(session, "t-b")
     with session_scope() as session:
-        repo.promote_model(session, "t-a")
+        models_db.promote_model(session, "t-a")
     with session_scope() as session:
-        repo.promote_model(session, "t-b")
-        assert repo.serving_model_version(session)[0] == "t-b"
-        assert repo.get_model_version(session, "t-a").status == "retired"
+        models_db.promote_model(session, "t-b")
+        assert models_db.serving_model_version(session)[0] == "t-b"
+        assert models_db.get_model_version(session, "t-a").status == "retired"
     with pytest.raises(IntegrityError), session_scope() as session:
         session.get(ModelVersion, "t-a").status = "serving"
     with pytest.raises(LookupError), session_scope() as session:
-        repo.promote_model(session, "no-such-version")
+        models_db.promote_model(session, "no-such-version")

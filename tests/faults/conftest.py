@@ -8,9 +8,6 @@ import datetime as dt
 import json
 import os
 import shutil
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,14 +19,17 @@ from sqlalchemy import Engine, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from tests.cli import trustq
-from tests.conftest import ROOT, WorkerProcess
+from tests.conftest import WorkerProcess
 from tests.reliability import ENV as RELIABILITY_ENV
 from tests.reliability import record
 from tests.servers import PrivatePostgres, PrivateRedis, wait_for
 from trustq.data.synthetic import generate
-from trustq.db import migrate, repo
+from trustq.db import migrate
+from trustq.db import models as models_db
+from trustq.db import submissions as submissions_db
 from trustq.db.session import make_engine, session_scope
 from trustq.db.tables import ModelVersion, Submission, Verdict
+from trustq.worker.processes import BeatProcess
 
 # Quick redelivery and sweeping so that a trial takes seconds; the production ordering
 # (soft < hard time limit < visibility timeout) is kept. Scoring is made cheap. The soft
@@ -85,7 +85,7 @@ def stack(serving_model: str) -> Iterator[Stack]:
         migrate.upgrade(url)
         engine = make_engine(url, pool_size=2)
         with session_scope() as session:
-            model = repo.get_model_version(session, serving_model)
+            model = models_db.get_model_version(session, serving_model)
             assert model is not None
             values = {c.key: getattr(model, c.key) for c in ModelVersion.__table__.columns}
         with Session(engine) as session, session.begin():
@@ -95,44 +95,6 @@ def stack(serving_model: str) -> Iterator[Stack]:
     finally:
         redis.close()
         pg.close()
-
-
-class BeatProcess:
-    """A real ``trustq beat`` process."""
-
-    def __init__(self, log_path: Path, env: dict[str, str]) -> None:
-        self.log_path = log_path
-        self.log = log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "trustq", "beat"],
-            cwd=ROOT,
-            env={**os.environ, **env},
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        def started() -> bool:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"beat exited early:\n{self.log_path.read_text()}")
-            return b"Sending due task sweep-stale-submissions" in self.log_path.read_bytes()
-
-        wait_for(started, timeout, "beat to send its first sweep")
-
-    def kill(self, sig: int = signal.SIGKILL) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, sig)
-        self.proc.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self.log.close()
 
 
 @dataclass
@@ -228,7 +190,7 @@ class Trial:
         ids = []
         with Session(self.stack.engine) as session, session.begin():
             for k in range(n):
-                row, _ = repo.add_submission(
+                row, _ = submissions_db.add_submission(
                     session,
                     external_id=f"poison-{k}",
                     idempotency_key=None,

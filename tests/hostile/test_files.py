@@ -18,11 +18,11 @@ from tests.factories import profile
 from tests.hostile.conftest import assert_alive, settle
 from tests.hostile_files import HOSTILE_FILES, make
 from tests.reliability import record
-from trustq.db import repo
+from trustq.db import submissions as submissions_db
 from trustq.db.session import session_scope
 from trustq.db.tables import Submission
+from trustq.scoring.resume_files import FileLimits, ResumeFileError, check_file, extract_text
 from trustq.services import submissions
-from trustq.services.resume_files import FileLimits, ResumeFileError, check_file, extract_text
 
 LIMITS = FileLimits()
 
@@ -37,7 +37,7 @@ def _peak_rss(worker: WorkerProcess) -> int:
             status = Path(f"/proc/{child.pid}/status").read_text()
         except OSError:
             continue  # an extraction child that just ended
-        if "trustq.services.resume_extract" in " ".join(child.cmdline()):
+        if "trustq.scoring.resume_extract" in " ".join(child.cmdline()):
             continue
         for line in status.splitlines():
             if line.startswith("VmHWM:"):
@@ -53,7 +53,7 @@ def _store_past_intake(name: str) -> uuid.UUID:
     del payload["resume_text"]
     parsed = submissions.parse_profile(payload, with_resume_file=True)
     with session_scope() as session:
-        row, _ = repo.add_submission(
+        row, _ = submissions_db.add_submission(
             session,
             external_id=parsed.external_id,
             idempotency_key=None,

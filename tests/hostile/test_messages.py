@@ -21,9 +21,9 @@ from tests.hostile.conftest import assert_alive, settle
 from tests.reliability import record
 from tests.servers import wait_for
 from trustq import client
-from trustq.db import repo
+from trustq.broker import names
+from trustq.db import submissions as submissions_db
 from trustq.db.session import session_scope
-from trustq.tasks import names
 
 pytestmark = [pytest.mark.hostile, pytest.mark.integration]
 
@@ -61,7 +61,7 @@ def test_malformed_messages_are_dropped_and_never_block_the_others(
 
     marker = Path(tempfile.gettempdir()) / f"trustq-pickle-ran-{uuid.uuid4().hex}"
     with session_scope() as session:
-        unscorable, _ = repo.add_submission(
+        unscorable, _ = submissions_db.add_submission(
             session,
             external_id="poison",
             idempotency_key=None,

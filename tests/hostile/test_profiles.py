@@ -20,10 +20,10 @@ from tests.hostile.strategies import (
     hostile_profiles,
 )
 from tests.reliability import record
-from trustq.db import repo
+from trustq.db import submissions as submissions_db
 from trustq.db.session import session_scope
 from trustq.schemas import Profile
-from trustq.services.submissions import enqueue, parse_document
+from trustq.services.submissions import IdempotencyKeyReused, enqueue, parse_document
 
 pytestmark = [pytest.mark.hostile, pytest.mark.integration]
 
@@ -67,9 +67,16 @@ def test_hostile_profiles_are_refused_clearly_or_stored_and_scored(
             refused_by[lines[0].partition(": ")[0].split(".")[0]] += 1
             return
         [(_, profile)] = batch.profiles
-        [result] = enqueue([profile], submitted_by="hostile-tests")
+        try:
+            [result] = enqueue([profile], submitted_by="hostile-tests")
+        except IdempotencyKeyReused as exc:  # a key seen before, with another profile
+            assert exc.key == profile.idempotency_key
+            counts["refused"] += 1
+            counts["key_reused"] += 1
+            refused_by["idempotency_key"] += 1
+            return
         with session_scope() as session:
-            stored = repo.get_submission(session, result.id)
+            stored = submissions_db.get_submission(session, result.id)
             assert stored is not None
             payload, key = stored.payload, stored.idempotency_key
         counts["accepted"] += 1

@@ -14,7 +14,7 @@ from tests.factories import profile
 from tests.servers import wait_for
 from trustq import client
 from trustq.data.synthetic import generate
-from trustq.db import repo
+from trustq.db import submissions as submissions_db
 from trustq.db.session import session_scope
 from trustq.db.tables import Embedding, Submission
 from trustq.services.submissions import publish
@@ -48,7 +48,7 @@ def drained(redis_client) -> bool:
 def stored_unscorable(external_id: str) -> uuid.UUID:
     """A submission whose stored payload no longer validates, queued like any other."""
     with session_scope() as session:
-        row, _ = repo.add_submission(
+        row, _ = submissions_db.add_submission(
             session,
             external_id=external_id,
             idempotency_key=None,
@@ -96,7 +96,7 @@ def test_a_poison_message_fails_alone_and_the_rest_of_its_batch_is_scored(
     good += [client.enqueue(profile()) for _ in range(3)]
     # Messages a batch must drop without harm: an unknown id and a malformed one.
     publish([uuid.uuid4()])
-    from trustq.tasks import names
+    from trustq.broker import names
     from trustq.worker.app import app
 
     app.send_task(names.SCORE_SUBMISSION, args=["not-an-id"], queue=names.SCORING_QUEUE)

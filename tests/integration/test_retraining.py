@@ -2,12 +2,13 @@
 
 Real PostgreSQL, Redis, worker and beat processes. The base set is the 300 synthetic
 profiles (seed 1) the serving model was trained on, so its test split is a true holdout
-and its embeddings are cached.
+and its embeddings are cached. The labelled submissions are those same profiles again
+(``LABELLED``): what is tested is the trigger, the gate and the switch, and the encoder,
+the slowest part of a run on two cores, has nothing new to embed.
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import threading
@@ -25,7 +26,9 @@ from tests.factories import profile as make_profile
 from trustq import client
 from trustq.config import Settings
 from trustq.data.synthetic import generate
-from trustq.db import repo
+from trustq.db import models as models_db
+from trustq.db import runs as runs_db
+from trustq.db import submissions as submissions_db
 from trustq.db.session import session_scope
 from trustq.db.tables import (
     Label,
@@ -35,8 +38,13 @@ from trustq.db.tables import (
     TrainingRun,
 )
 from trustq.models.artifact import deserialise, serialise, sha256_hex
+from trustq.schemas import sha256_text
 from trustq.services import retraining
-from trustq.services.submissions import parse_profile, sha256_text
+from trustq.services.submissions import parse_profile
+from trustq.worker.processes import BeatProcess
+
+# The serving model's base set, labelled again; a run embeds none of it anew.
+LABELLED = generate(300, seed=1)
 
 # Every run trains on the serving model's own base set (see the module docstring).
 RETRAIN_ENV = {
@@ -64,8 +72,8 @@ def retraining_state(clean_tables, serving_model: str) -> Iterator[str]:  # noqa
     _clear_runs(keep=serving_model)
     yield serving_model
     with session_scope() as session:
-        if repo.serving_model(session).version != serving_model:
-            repo.promote_model(session, serving_model)
+        if models_db.serving_model(session).version != serving_model:
+            models_db.promote_model(session, serving_model)
     _clear_runs(keep=serving_model, versions=False)
 
 
@@ -87,7 +95,7 @@ def _labelled_submissions(records: list[dict], labels: list[str], source: str) -
         for record in records:
             payload = {k: v for k, v in record.items() if k not in ("label", "p_true")}
             parse_profile(payload)
-            row, _ = repo.add_submission(
+            row, _ = submissions_db.add_submission(
                 session,
                 external_id=payload["external_id"],
                 idempotency_key=None,
@@ -130,28 +138,6 @@ def _wait_for_finished_run(timeout: float) -> TrainingRun:
     pytest.fail(f"no training run finished within {timeout:.0f} s")
 
 
-class Beat:
-    def __init__(self, log_path: Path, env: dict[str, str]) -> None:
-        self.log = log_path.open("wb")
-        self.log_path = log_path
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "trustq", "beat"],
-            cwd=ROOT,
-            env={**os.environ, **env},
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self.log.close()
-
-
 def test_enough_labels_make_beat_train_promote_and_workers_switch(
     retraining_state: str, start_worker, tmp_path: Path
 ) -> None:
@@ -162,15 +148,15 @@ def test_enough_labels_make_beat_train_promote_and_workers_switch(
     first = client.enqueue(make_profile(), submitted_by="tests")
     assert client.wait_for_verdict(first, timeout=120).model_version == old
 
-    records = generate(199, seed=21)
+    records = LABELLED[:199]
     _labelled_submissions(records, _truth(records), "chargeback")
-    beat = Beat(tmp_path / "beat.log", env)
+    beat = BeatProcess(tmp_path / "beat.log", env)
     try:
         # 199 labels: the beat checks every 2 s and starts nothing.
         time.sleep(6)
         with session_scope() as session:
             assert session.scalar(select(TrainingRun.id)) is None
-        more = generate(1, seed=22)
+        more = LABELLED[199:200]
         _labelled_submissions(more, _truth(more), "review")
         run = _wait_for_finished_run(timeout=400)
     finally:
@@ -179,8 +165,8 @@ def test_enough_labels_make_beat_train_promote_and_workers_switch(
     assert run.status == "done", run.error
     assert run.trigger == "beat" and run.new_labels == 200
     with session_scope() as session:
-        decision = repo.list_model_decisions(session)[0]
-        new = repo.get_model_version(session, run.candidate_version)
+        decision = models_db.list_model_decisions(session)[0]
+        new = models_db.get_model_version(session, run.candidate_version)
         assert decision.version == new.version and decision.previous_version == old
         assert decision.decision == "promoted", decision.reason
         assert decision.reason.startswith("promoted on ")
@@ -209,9 +195,9 @@ def test_a_candidate_trained_on_flipped_labels_is_rejected_with_its_reason(
 ) -> None:
     old = retraining_state
     # Older labels flipped (a broken label feed); the newest fifth, the holdout, honest.
-    records = generate(375, seed=23)
+    records = LABELLED
     truth = _truth(records)
-    _labelled_submissions(records, _flip(truth[:300]) + truth[300:], "dispute")
+    _labelled_submissions(records, _flip(truth[:240]) + truth[240:], "dispute")
     start_worker(**RETRAIN_ENV)
     request = retraining.request_run(Settings(), trigger="manual", requested_by="tests", force=True)
     assert request.started
@@ -219,13 +205,13 @@ def test_a_candidate_trained_on_flipped_labels_is_rejected_with_its_reason(
 
     assert run.status == "done", run.error
     with session_scope() as session:
-        decision = repo.list_model_decisions(session)[0]
+        decision = models_db.list_model_decisions(session)[0]
         assert decision.decision == "rejected"
         assert decision.version == run.candidate_version and decision.previous_version == old
         assert "ROC-AUC" in decision.reason and "serving" in decision.reason
         assert decision.candidate_metrics["roc_auc"] < decision.serving_metrics["roc_auc"]
-        assert repo.serving_model(session).version == old
-        assert repo.get_model_version(session, run.candidate_version).status == "candidate"
+        assert models_db.serving_model(session).version == old
+        assert models_db.get_model_version(session, run.candidate_version).status == "candidate"
 
 
 def test_simultaneous_triggers_start_one_run(retraining_state: str) -> None:  # noqa: ARG001
@@ -269,7 +255,7 @@ def test_simultaneous_triggers_start_one_run(retraining_state: str) -> None:  # 
     )
     # Once that run has ended, the next trigger may start another.
     with session_scope() as session:
-        repo.finish_training_run(session, runs[0].id, status="failed", error="test")
+        runs_db.finish_training_run(session, runs[0].id, status="failed", error="test")
     again = retraining.request_run(settings, trigger="manual", requested_by="t", force=True)
     assert again.started and again.run_id != runs[0].id
 
@@ -291,7 +277,7 @@ def test_a_corrupted_artifact_is_refused_and_the_old_model_keeps_serving(
     old = retraining_state
     worker = start_worker()
     with session_scope() as session:
-        serving = repo.get_model_version(session, old)
+        serving = models_db.get_model_version(session, old)
         # Another model (same weights, other metadata) whose stored bytes then rotted.
         model, meta = deserialise(serving.artifact, serving.artifact_sha256)
         good = serialise(model, {**meta, "note": "a copy"})
@@ -317,7 +303,7 @@ def test_a_corrupted_artifact_is_refused_and_the_old_model_keeps_serving(
     assert refused.returncode != 0 and "refused" in refused.stderr
     # Storage corrupted after promotion: the worker refuses it and keeps the old model.
     with session_scope() as session:
-        repo.promote_model(session, "v-broken")
+        models_db.promote_model(session, "v-broken")
     sid = client.enqueue(make_profile(), submitted_by="tests")
     assert client.wait_for_verdict(sid, timeout=120).model_version == old
     assert "model v-broken refused, still serving" in worker.output()
@@ -326,7 +312,7 @@ def test_a_corrupted_artifact_is_refused_and_the_old_model_keeps_serving(
 def test_a_rollback_is_a_promotion_recorded_with_its_actor(retraining_state: str) -> None:
     old = retraining_state
     with session_scope() as session:
-        serving = repo.get_model_version(session, old)
+        serving = models_db.get_model_version(session, old)
         session.add(
             ModelVersion(
                 version="v-copy",
@@ -344,13 +330,13 @@ def test_a_rollback_is_a_promotion_recorded_with_its_actor(retraining_state: str
     back = trustq("models", "promote", old, "--by", "bob", "--note", "rollback")
     assert back.returncode == 0, back.stderr
     with session_scope() as session:
-        decisions = repo.list_model_decisions(session)
+        decisions = models_db.list_model_decisions(session)
         assert [(d.version, d.actor, d.previous_version) for d in decisions[:2]] == [
             (old, "bob", "v-copy"),
             ("v-copy", "alice", old),
         ]
         assert decisions[0].reason == "promoted by hand by bob: rollback"
-        assert repo.serving_model(session).version == old
+        assert models_db.serving_model(session).version == old
     assert "already serving" in trustq("models", "promote", old, "--by", "bob").stderr
 
 

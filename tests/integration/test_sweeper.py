@@ -17,7 +17,7 @@ from tests.factories import profile
 from tests.servers import free_port
 from trustq import client
 from trustq.config import get_settings
-from trustq.db import repo
+from trustq.db import submissions as submissions_db
 from trustq.db.session import session_scope
 from trustq.db.tables import Submission
 from trustq.tasks.sweeper import ids_in_broker, sweep
@@ -33,7 +33,7 @@ def _services(clean_tables, redis_client, serving_model) -> None:  # noqa: ARG00
 def _stored(status: str = "queued", attempts: int = 0, age_s: float = 3600) -> uuid.UUID:
     """A submission with no message for it, last touched ``age_s`` ago."""
     with session_scope() as session:
-        row, _ = repo.add_submission(
+        row, _ = submissions_db.add_submission(
             session,
             external_id=f"fl-{uuid.uuid4().hex[:6]}",
             idempotency_key=None,
@@ -58,7 +58,7 @@ def _touch(sid: uuid.UUID, age_s: float, **values: object) -> None:
 
 def _row(sid: uuid.UUID) -> Submission:
     with session_scope() as session:
-        row = repo.get_submission(session, sid)
+        row = submissions_db.get_submission(session, sid)
         assert row is not None
         return row
 

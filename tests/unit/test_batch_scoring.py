@@ -4,6 +4,7 @@ score fails alone; the encoder's variants and its per-sentence split."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ import torch
 from tests.factories import profile
 from trustq.config import get_settings
 from trustq.data.synthetic import generate
+from trustq.db.submissions import ResumeMatch
 from trustq.models.artifact import deserialise, serialise, sha256_hex
 from trustq.models.encoder import Encoder
 from trustq.models.features import STEP_FEATURES
@@ -19,9 +21,11 @@ from trustq.models.network import TrustNet
 from trustq.models.profile_features import PROFILE_FEATURES
 from trustq.models.reasons import sentence_spans
 from trustq.models.scorer import Reference, Scorer
+from trustq.rules.flags import NEAR_DUPLICATE_CODE
 from trustq.schemas import Profile
-from trustq.worker import runtime as runtime_module
-from trustq.worker.runtime import Runtime, Scored
+from trustq.scoring import compute as compute_module
+from trustq.scoring.compute import Scored, compute, prepare
+from trustq.scoring.runtime import Runtime
 
 TODAY = dt.date(2025, 6, 1)
 
@@ -85,14 +89,14 @@ def test_a_profile_the_model_cannot_score_fails_alone(
 ) -> None:
     profiles = _profiles(4)
     poison = profiles[2].external_id
-    real = runtime_module.evaluate_flags
+    real = compute_module.evaluate_flags
 
     def flags(p: Profile, today: dt.date):
         if p.external_id == poison:
             raise ArithmeticError("a profile the flags cannot read")
         return real(p, today)
 
-    monkeypatch.setattr(runtime_module, "evaluate_flags", flags)
+    monkeypatch.setattr(compute_module, "evaluate_flags", flags)
     results = runtime.score_batch(profiles, TODAY)
     assert isinstance(results[2], ArithmeticError)
     assert all(isinstance(r, Scored) for i, r in enumerate(results) if i != 2)
@@ -155,3 +159,29 @@ def test_impossible_encoder_variants_are_refused() -> None:
         Encoder(precision="fp16")
     with pytest.raises(ValueError, match="ONNX runtime"):
         Encoder(runtime="onnx", precision="bf16")
+
+
+def test_the_compute_step_flags_copies_from_the_store_and_from_its_own_batch(
+    runtime: Runtime,
+) -> None:
+    """No database: what the read step would have found is handed in."""
+    first, copy, other = _profiles(3)
+    copy = copy.model_copy(update={"resume_text": first.resume_text})
+    profiles = [first, copy, other]
+    ids = [uuid.uuid4() for _ in profiles]
+    inputs = prepare(profiles)
+    stored = ResumeMatch(uuid.uuid4(), "fl-banned", None, True)
+    inputs.stored_matches = [[], [], [stored]]
+    inputs.submission_ids = ids
+    computed = compute(profiles, inputs, runtime.model(), TODAY)
+    flagged = [
+        [f for f in r.decision.flags if f["code"] == NEAR_DUPLICATE_CODE]
+        for r in computed.results
+        if isinstance(r, Scored)
+    ]
+    assert flagged[0] == []  # the first of the batch has no earlier copy
+    assert flagged[1][0]["evidence"]["external_ids"] == [first.external_id]
+    assert flagged[1][0]["evidence"]["submissions"] == [str(ids[0])]
+    assert flagged[2][0]["evidence"]["external_ids"] == ["fl-banned"]
+    # The encoder ran on the two distinct texts the cache did not hold, once each.
+    assert len(computed.fresh) == 2

@@ -68,7 +68,7 @@ def test_redis_never_evicts_messages() -> None:
 
 def test_some_worker_runs_what_beat_sends() -> None:
     """Beat's tasks (the sweeper among them) go to queues a compose worker consumes."""
-    from trustq.tasks import names
+    from trustq.broker import names
     from trustq.tasks.schedule import BEAT_SCHEDULE
 
     consumed = set()

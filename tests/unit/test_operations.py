@@ -15,8 +15,8 @@ from trustq import logs, metrics
 from trustq.api.auth import RateLimiter
 from trustq.api.problems import Problem
 from trustq.api.routes import decode_cursor, encode_cursor
+from trustq.broker import names
 from trustq.services.retention import redact_explanations
-from trustq.tasks import names
 from trustq.tasks.schedule import BEAT_SCHEDULE
 
 

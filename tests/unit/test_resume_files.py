@@ -10,7 +10,7 @@ import pytest
 
 from tests.hostile_files import HOSTILE_FILES, make, pdf_flate_bomb, pdf_operator_bomb
 from tests.resume_docs import RESUME_LINES, docx_with_text, pdf_with_text, pdf_without_text
-from trustq.services.resume_files import FileLimits, ResumeFileError, check_file, extract_text
+from trustq.scoring.resume_files import FileLimits, ResumeFileError, check_file, extract_text
 
 LIMITS = FileLimits()
 

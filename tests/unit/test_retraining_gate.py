@@ -7,7 +7,7 @@ import uuid
 
 from trustq.config import Settings
 from trustq.data.synthetic import generate
-from trustq.db.repo import LabelledSubmission
+from trustq.db.labels import LabelledSubmission
 from trustq.services.retraining import assemble, gate
 
 SETTINGS = Settings(

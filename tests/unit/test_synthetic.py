@@ -14,13 +14,12 @@ from sklearn.metrics import roc_auc_score
 from trustq.data import synthetic
 from trustq.data.synthetic import (
     REFERENCE_DATE,
-    difficulty_report,
     generate,
     generate_with_traits,
     read_jsonl,
-    signal_details,
     write_jsonl,
 )
+from trustq.models.difficulty import difficulty_report, signal_details
 from trustq.models.indicators import compute_indicators
 from trustq.schemas import LabelledProfile, Profile
 

@@ -1,7 +1,7 @@
 """The HTTP API: ``create_app(settings)`` builds it, ``trustq api`` serves it with uvicorn.
 
 Limits and the rate limit come from ``settings``; the database and the broker are the
-process's (``trustq.db.session``, ``trustq.worker.app``), as for every other part of trustq.
+process's (``trustq.db.session``, ``trustq.broker.app``), as for every other part of trustq.
 """
 
 from __future__ import annotations
@@ -184,7 +184,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.auth_failure_limiter = RateLimiter(
         settings.api_auth_failure_limit, settings.api_auth_failure_burst
     )
-    app.state.metrics_registry = metrics.make_registry()
+    app.state.metrics_registry = metrics.make_registry([status_service.BacklogCollector()])
     app.state.readiness = None
     problems.install(app)
     app.include_router(routes.router)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import hashlib
 import json
 import logging
 import uuid
@@ -17,7 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
-from trustq import client, logs, metrics
+from trustq import logs, metrics
 from trustq.api.auth import require
 from trustq.api.problems import MAX_ERRORS, FieldError, Problem, ProblemDetail, pydantic_errors
 from trustq.api.problems import validation_problem as invalid
@@ -27,20 +26,17 @@ from trustq.api.schemas import (
     EvaluationPage,
     LabelIn,
     ModelList,
-    ModelOut,
     PromoteIn,
     VerdictPage,
 )
-from trustq.db import repo
-from trustq.db.repo import VerdictRow
-from trustq.db.session import session_scope
-from trustq.db.tables import ApiKeyScope, Submission, Verdict
+from trustq.db.tables import ApiKeyScope
 from trustq.rules.flags import RiskLevel
 from trustq.schemas import MAX_PROJECTS, LabelOut, Links, Profile, Project
+from trustq.scoring.resume_files import ResumeFileError
 from trustq.services import labels as label_service
-from trustq.services import submissions
+from trustq.services import models as model_service
+from trustq.services import submissions, verdicts
 from trustq.services.apikeys import KeyInfo
-from trustq.services.resume_files import ResumeFileError
 
 log = logging.getLogger(__name__)
 
@@ -136,29 +132,6 @@ async def _read_submission(
         return _json(part, "profile"), (name, await upload.read())
 
 
-def _stripped(payload: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in payload.items() if k != "resume_text"}
-
-
-def _same_request(
-    row: Submission, key: KeyInfo, profile: Profile, resume_file: tuple[str, bytes] | None
-) -> bool:
-    """Whether a request repeating an idempotency key is the request first sent with it."""
-    if row.submitted_by != key.name:
-        return False
-    if _stripped(row.payload) != _stripped(profile.model_dump(mode="json")):
-        return False
-    if resume_file is None:
-        return profile.resume_text is not None and row.resume_sha256 == (
-            submissions.sha256_text(profile.resume_text)
-        )
-    with session_scope() as session:
-        stored = repo.resume_file_of(session, row.id)
-    if stored is None:  # erased by retention: the rest matched
-        return row.erased_at is not None
-    return hashlib.sha256(stored[1]).digest() == hashlib.sha256(resume_file[1]).digest()
-
-
 def _enqueue(
     profile: Profile, key: KeyInfo, request_id: str | None, resume_file: tuple[str, bytes] | None
 ) -> submissions.Enqueued:
@@ -172,25 +145,21 @@ def _enqueue(
         )
     except ResumeFileError as exc:  # intake's checks of the file: nothing was stored
         raise invalid([FieldError(location="body", field="resume", message=str(exc))]) from exc
-    if not result.created:
-        with session_scope() as session:
-            row = repo.get_submission(session, result.id)
-            same = row is not None and _same_request(row, key, profile, resume_file)
-        if not same:
-            raise Problem(
-                422,
-                "idempotency-key-reused",
-                "The idempotency key was used for another request",
-                "this key sent this Idempotency-Key before with a different profile; use a "
-                "new idempotency key for a new request",
-                errors=[
-                    FieldError(
-                        location="header",
-                        field="Idempotency-Key",
-                        message="already used for a different request",
-                    )
-                ],
-            )
+    except submissions.IdempotencyKeyReused as exc:
+        raise Problem(
+            422,
+            "idempotency-key-reused",
+            "The idempotency key was used for another request",
+            "this key sent this Idempotency-Key before with a different profile; use a "
+            "new idempotency key for a new request",
+            errors=[
+                FieldError(
+                    location="header",
+                    field="Idempotency-Key",
+                    message="already used for a different request",
+                )
+            ],
+        ) from exc
     return result
 
 
@@ -328,26 +297,6 @@ async def submit_evaluation(
 # --- reading -----------------------------------------------------------------------------
 
 
-def _evaluation_out(
-    submission: Submission, verdict: Verdict | None, labels: list[LabelOut] | None = None
-) -> EvaluationOut:
-    return EvaluationOut(
-        id=str(submission.id),
-        external_id=submission.external_id,
-        status=submission.status,  # type: ignore[arg-type]
-        attempts=submission.attempts,
-        error=submission.last_error if submission.status == "failed" else None,
-        submitted_by=submission.submitted_by,
-        request_id=submission.request_id,
-        client_request_id=submission.client_request_id,
-        submitted_at=submission.created_at,
-        updated_at=submission.updated_at,
-        resume_erased_at=submission.erased_at,
-        verdict=client.to_out(VerdictRow(verdict, submission)) if verdict is not None else None,
-        labels=labels,
-    )
-
-
 @router.get(
     "/evaluations/{evaluation_id}",
     response_model=EvaluationOut,
@@ -355,12 +304,10 @@ def _evaluation_out(
     responses={404: {"model": ProblemDetail, "description": "No such submission"}, **PROBLEMS},
 )
 def get_evaluation(evaluation_id: uuid.UUID, key: Reader) -> EvaluationOut:  # noqa: ARG001
-    with session_scope() as session:
-        found = repo.get_evaluation(session, evaluation_id)
-        if found is None:
-            raise _no_such_evaluation(evaluation_id)
-        out = _evaluation_out(found[0], found[1])
-    return out.model_copy(update={"labels": client.labels(evaluation_id)})
+    try:
+        return verdicts.get_evaluation(evaluation_id)
+    except LookupError as exc:
+        raise _no_such_evaluation(evaluation_id) from exc
 
 
 def _no_such_evaluation(evaluation_id: uuid.UUID) -> Problem:
@@ -440,25 +387,21 @@ def list_evaluations(
             [FieldError(location="query", field="external_id", message="must not contain NUL")]
         )
     since, until = _utc(since, "since"), _utc(until, "until")
-    with session_scope() as session:
-        rows = repo.page_evaluations(
-            session,
-            external_id=external_id,
-            risk_level=risk_level,
-            status=status,
-            since=since,
-            until=until,
-            before=before,
-            limit=limit + 1,
-        )
-        items = [_evaluation_out(s, v) for s, v in rows[:limit]]
+    page = verdicts.page_evaluations(
+        external_id=external_id,
+        risk_level=risk_level,
+        status=status,
+        since=since,
+        until=until,
+        before=before,
+        limit=limit,
+    )
     next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1][0]
-        next_cursor = encode_cursor(last.created_at, last.id)
+    if page.next_before is not None:
+        next_cursor = encode_cursor(*page.next_before)
         next_url = request.url.include_query_params(cursor=next_cursor)
         response.headers["Link"] = f'<{next_url.path}?{next_url.query}>; rel="next"'
-    return EvaluationPage(items=items, next_cursor=next_cursor)
+    return EvaluationPage(items=page.items, next_cursor=next_cursor)
 
 
 # --- labels and review -------------------------------------------------------------------
@@ -490,11 +433,13 @@ def _add_label(evaluation_id: uuid.UUID, raw: bytes, key: KeyInfo) -> LabelOut:
         raise invalid(pydantic_errors(exc.errors(include_url=False), "body")) from exc
     actor = key.name if body.actor is None else f"{key.name}/{body.actor}"
     try:
-        out = label_service.add_from_key(
-            evaluation_id, body.label, source=body.source, actor=actor, note=body.note, key=key
+        out = label_service.add_label(
+            evaluation_id, body.label, source=body.source, by=actor, note=body.note, key=key
         )
     except LookupError as exc:
         raise _no_such_evaluation(evaluation_id) from exc
+    except ValueError as exc:
+        raise invalid([FieldError(location="body", field="actor", message=str(exc))]) from exc
     except label_service.LabelCapReached as exc:
         raise Problem(
             429,
@@ -522,7 +467,7 @@ def review_queue(
     key: Reader,  # noqa: ARG001
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> VerdictPage:
-    return VerdictPage(items=client.review_queue(limit=limit))
+    return VerdictPage(items=verdicts.review_queue(limit=limit))
 
 
 # --- models ------------------------------------------------------------------------------
@@ -535,28 +480,7 @@ def review_queue(
     responses=PROBLEMS,
 )
 def list_models(key: Reader) -> ModelList:  # noqa: ARG001
-    with session_scope() as session:
-        rows = repo.model_version_summaries(session)
-        items = [
-            ModelOut(
-                version=r.version,
-                status=r.status,
-                created_at=r.created_at,
-                created_by=r.created_by,
-                encoder_name=r.encoder_name,
-                encoder_revision=r.encoder_revision,
-                artifact_sha256=r.artifact_sha256,
-                training_data_sha256=r.training_data_sha256,
-                labels_used=r.labels_used,
-                test_metrics={
-                    k: v
-                    for k, v in (r.metrics or {}).get("test", {}).items()
-                    if isinstance(v, int | float | str | None)
-                },
-            )
-            for r in rows
-        ]
-    return ModelList(items=items)
+    return ModelList(items=model_service.list_models())
 
 
 @router.post(
@@ -575,12 +499,10 @@ def promote_model(
 ) -> dict[str, Any]:
     # Imported here: promoting loads the candidate's artifact to check it (torch), which
     # no other endpoint needs.
-    from trustq.services import models as model_service
+    from trustq.services.promotion import promote
 
     try:
-        result = model_service.promote(
-            version, actor=key.name, note=body.note if body is not None else None
-        )
+        result = promote(version, actor=key.name, note=body.note if body is not None else None)
     except model_service.ModelNotFound as exc:
         raise Problem(
             404,

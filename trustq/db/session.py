@@ -1,7 +1,7 @@
 """Engine and transactions.
 
 The rule: whoever opens ``session_scope()`` owns the transaction; it commits when the block
-ends and rolls back when it raises. Functions in ``trustq.db.repo`` never commit.
+ends and rolls back when it raises. The statements in ``trustq.db`` never commit.
 """
 
 from __future__ import annotations

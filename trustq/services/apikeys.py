@@ -13,7 +13,7 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from trustq.db import repo
+from trustq.db import apikeys as apikeys_db
 from trustq.db.session import session_scope
 from trustq.db.tables import ApiKey, ApiKeyScope, utcnow
 
@@ -69,7 +69,7 @@ def create(name: str, scope: str) -> tuple[KeyInfo, str]:
         raise ValueError(f"scope must be submit, read or admin, not {scope!r}")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with session_scope() as session:
-        row = repo.add_api_key(
+        row = apikeys_db.add_api_key(
             session,
             name=name,
             key_sha256=hash_token(token),
@@ -85,24 +85,24 @@ def authenticate(token: str) -> KeyInfo | None:
         return None
     now = utcnow()
     with session_scope() as session:
-        row = repo.api_key_by_hash(session, hash_token(token))
+        row = apikeys_db.api_key_by_hash(session, hash_token(token))
         if row is None or row.revoked_at is not None:
             return None
         if row.last_used_at is None or now - row.last_used_at >= TOUCH_EVERY:
-            repo.touch_api_key(session, row.id, now)
+            apikeys_db.touch_api_key(session, row.id, now)
         return _info(row)
 
 
 def revoke(name: str) -> None:
     """Revoke a key; LookupError if no active key has that name."""
     with session_scope() as session:
-        if not repo.revoke_api_key(session, name):
+        if not apikeys_db.revoke_api_key(session, name):
             raise LookupError(f"no active API key named {name!r}")
 
 
 def list_keys() -> list[KeyInfo]:
     with session_scope() as session:
-        return [_info(r) for r in repo.list_api_keys(session)]
+        return [_info(r) for r in apikeys_db.list_api_keys(session)]
 
 
 def set_label_policy(
@@ -122,8 +122,8 @@ def set_label_policy(
     if excluded is not None:
         policy["labels_excluded"] = excluded
     with session_scope() as session:
-        if not repo.set_key_label_policy(session, name, **policy):
+        if not apikeys_db.set_key_label_policy(session, name, **policy):
             raise LookupError(f"no API key named {name!r}")
-        row = repo.api_key_by_name(session, name)
+        row = apikeys_db.api_key_by_name(session, name)
         assert row is not None
         return _info(row)

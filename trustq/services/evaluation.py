@@ -1,76 +1,105 @@
-"""Scoring a labelled data set with a registered model version, as the workers would."""
+"""Scoring a labelled data set with a registered model version, as the workers would: the
+same compute step (``trustq.scoring.compute``) and embedding cache, with no reasons made.
+Used by ``trustq evaluate`` and by retraining's holdout."""
 
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from trustq.config import Settings
-from trustq.db import repo
 from trustq.db.session import session_scope
-from trustq.models.artifact import ArtifactError, deserialise
-from trustq.models.scorer import Scorer
 from trustq.models.training import metrics
+from trustq.rules.ruleset import RuleSet
 from trustq.schemas import LabelledProfile
-from trustq.worker.runtime import embed_with_cache, make_encoder
+from trustq.scoring.compute import BatchReport, Inputs, Model, compute, prepare
+from trustq.scoring.embeddings import read_cached, write_cached
+from trustq.scoring.encoders import make_encoder
+from trustq.scoring.serving import ModelUnavailable, build_scorer, read_model
 
 
 class EvaluationError(RuntimeError):
     """The model version cannot be evaluated: unknown, unreadable or for another encoder."""
 
 
+@dataclass
+class Scores:
+    """The probabilities a model version gives a labelled set, and what they cost."""
+
+    version: str
+    status: str
+    model: Model
+    p_risk: np.ndarray
+    report: BatchReport
+
+
+def score_labelled(
+    settings: Settings,
+    version: str,
+    profiles: Sequence[LabelledProfile],
+    dates: Sequence[dt.date],
+) -> Scores:
+    """Score ``profiles`` (each as of its date) with model ``version`` at the training set's
+    share of risky profiles; ModelUnavailable when the version cannot be scored with."""
+    with session_scope() as session:
+        stored = read_model(session, version)
+    encoder = make_encoder(settings)
+    scorer = build_scorer(stored, encoder=encoder)
+    model = Model(encoder, scorer, RuleSet.load(settings.rules_path), settings)
+    inputs = prepare(profiles, duplicates=False)
+    with session_scope() as session:
+        cached = read_cached(session, encoder, inputs.hashes)
+    report = BatchReport()
+    probs = np.zeros(len(profiles), dtype=np.float64)
+    fresh: dict[str, np.ndarray] = {}
+    by_day: dict[dt.date, list[int]] = {}
+    for i, day in enumerate(dates):
+        by_day.setdefault(day, []).append(i)
+    for day, rows in by_day.items():
+        part = Inputs(hashes=[inputs.hashes[i] for i in rows], cached={**cached, **fresh})
+        computed = compute(
+            [profiles[i] for i in rows], part, model, day, explain=False, report=report
+        )
+        for i, result in zip(rows, computed.results, strict=True):
+            if isinstance(result, Exception):
+                raise EvaluationError(
+                    f"profile {profiles[i].external_id} cannot be scored: "
+                    f"{type(result).__name__}: {result}"
+                ) from result
+            probs[i] = result.p_risk
+        fresh.update(computed.fresh)
+    if fresh:
+        with session_scope() as session:
+            write_cached(session, encoder, fresh)
+    return Scores(version, stored.status, model, probs, report)
+
+
 def evaluate_version(
     settings: Settings, version: str, profiles: Sequence[LabelledProfile], as_of: dt.date
 ) -> dict[str, Any]:
-    """Metrics of model ``version`` on ``profiles`` (and of ``p_true`` when every profile has it).
-
-    The model is loaded from the database and scored through the same :class:`Scorer` and
-    embedding cache the workers use, so the numbers are those of the served path.
-    """
+    """Metrics of model ``version`` on ``profiles`` (and of ``p_true`` when every profile
+    has it)."""
     if not profiles:
         raise EvaluationError("no profiles to evaluate")
-    with session_scope() as session:
-        row = repo.get_model_version(session, version)
-        if row is None:
-            raise EvaluationError(f"no model version {version!r}")
-        artifact, sha, status = row.artifact, row.artifact_sha256, str(row.status)
     try:
-        model, meta = deserialise(artifact, sha)
-        scorer = Scorer(model, meta, version=version)
-    except (ArtifactError, ValueError) as exc:
-        raise EvaluationError(f"model {version} cannot be loaded: {exc}") from exc
-
-    encoder = make_encoder(settings)
-    trained_on = meta["encoder"]
-    if (trained_on["name"], trained_on["revision"]) != (encoder.name, encoder.revision):
-        raise EvaluationError(
-            f"model {version} was trained on encoder {trained_on['name']} revision "
-            f"{trained_on['revision']}, but the configured encoder is {encoder.name} "
-            f"revision {encoder.revision}"
-        )
-
-    started = time.perf_counter()
-    embeddings = embed_with_cache(encoder, [p.resume_text for p in profiles])
-    encoder_seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    scores = scorer.score(profiles, embeddings, as_of)
-    scoring_seconds = time.perf_counter() - started
-
+        scores = score_labelled(settings, version, profiles, [as_of] * len(profiles))
+    except ModelUnavailable as exc:
+        raise EvaluationError(str(exc)) from exc
     labels = np.array([p.label for p in profiles], dtype=np.int64)
-    probs = np.array([s.p_risk for s in scores], dtype=np.float64)
+    seconds = scores.report.seconds
     result: dict[str, Any] = {
         "version": version,
-        "status": status,
-        "calibration": scorer.calibration.to_meta(),
+        "status": scores.status,
+        "calibration": scores.model.scorer.calibration.to_meta(),
         "as_of": as_of.isoformat(),
         "n": len(profiles),
-        "metrics": metrics(labels, probs),
-        "encoder_seconds": round(encoder_seconds, 3),
-        "scoring_seconds": round(scoring_seconds, 3),
+        "metrics": metrics(labels, scores.p_risk),
+        "encoder_seconds": round(seconds.get("encoder", 0.0), 3),
+        "scoring_seconds": round(sum(v for k, v in seconds.items() if k != "encoder"), 3),
     }
     p_true = [p.p_true for p in profiles]
     if all(p is not None for p in p_true):

@@ -1,4 +1,6 @@
-"""Labels in bulk: a CSV or JSONL file of reviewer decisions and learned outcomes."""
+"""Labels: a reviewer's decision or an outcome learned later, one at a time or in bulk (a
+CSV or JSONL file). Every label is checked by :func:`check_row`, whichever door it came
+through."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trustq.db import repo
+from trustq.db import labels as labels_db
 from trustq.db.session import session_scope
 from trustq.db.tables import Label, LabelSource, LabelValue, utcnow
 from trustq.schemas import LabelOut, check_name
@@ -111,12 +113,12 @@ def add_labels(labels: Sequence[LabelIn]) -> int:
     """Store every label in one transaction; LookupError (nothing stored) when a submission
     is unknown."""
     with session_scope() as session:
-        missing = repo.missing_submissions(session, {x.submission_id for x in labels})
+        missing = labels_db.missing_submissions(session, {x.submission_id for x in labels})
         if missing:
             shown = ", ".join(sorted(str(m) for m in missing)[:10])
             raise LookupError(f"{len(missing)} unknown submission(s), nothing stored: {shown}")
         for x in labels:
-            repo.add_label(
+            labels_db.add_label(
                 session,
                 submission_id=x.submission_id,
                 label=x.label,
@@ -128,35 +130,56 @@ def add_labels(labels: Sequence[LabelIn]) -> int:
     return len(labels)
 
 
-def add_from_key(
-    submission_id: uuid.UUID,
+def add_label(
+    submission_id: uuid.UUID | str,
     label: str,
     *,
-    source: str,
-    actor: str,
-    note: str | None,
-    key: KeyInfo,
+    by: str,
+    source: str = "manual",
+    note: str | None = None,
+    key: KeyInfo | None = None,
 ) -> LabelOut:
-    """A label sent with API key ``key``, recorded with the key's name; LabelCapReached past
-    the key's daily cap, LookupError for an unknown submission."""
+    """Record what is known about a submission (append-only; the newest label counts).
+    ValueError names what is wrong with it, LookupError an unknown submission. Sent with an
+    API ``key``: recorded with the key's name, LabelCapReached past its daily cap."""
+    checked = check_row(
+        {"submission_id": str(submission_id), "label": label, "source": source, "by": by}
+    )
     with session_scope() as session:
-        if key.labels_per_day is not None:
+        if key is not None and key.labels_per_day is not None:
             since = utcnow() - dt.timedelta(days=1)
-            if repo.count_key_labels_since(session, key.name, since) >= key.labels_per_day:
+            if labels_db.count_key_labels_since(session, key.name, since) >= key.labels_per_day:
                 raise LabelCapReached(
                     f"key {key.name!r} added {key.labels_per_day} label(s) in the last 24 hours, "
                     "its cap (trustq apikey labels NAME --per-day N)"
                 )
-        row = repo.add_label(
+        row = labels_db.add_label(
             session,
-            submission_id=submission_id,
-            label=label,
-            source=source,
-            actor=actor,
+            submission_id=checked.submission_id,
+            label=checked.label,
+            source=checked.source,
+            actor=checked.by,
             note=note,
-            api_key=key.name,
+            api_key=key.name if key is not None else None,
         )
         return label_out(row)
+
+
+def add_label_rows(rows: Sequence[Any], *, by: str | None = None) -> int:
+    """Record many labels at once, each a mapping with submission_id, label, source, by and
+    note (``by`` gives a default actor). All are stored, or none: ValueError lists every bad
+    row, LookupError the unknown submissions."""
+    checked, bad = [], []
+    for number, row in enumerate(rows, start=1):
+        try:
+            checked.append(check_row(dict(row), default_by=by))
+        except (ValueError, TypeError) as exc:
+            bad.append(f"row {number}: {exc}")
+    if bad:
+        raise ValueError(f"{len(bad)} bad label row(s), nothing stored\n" + "\n".join(bad))
+    if not checked:
+        raise ValueError("no labels given")
+    return add_labels(checked)
 
 
 def label_out(row: Label) -> LabelOut:

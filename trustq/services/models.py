@@ -1,61 +1,61 @@
-"""Promoting a model version by hand (a rollback is the promotion of an older version)."""
+"""Model versions: listing them and their promotion history (``promotion`` promotes one)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from trustq import metrics
-from trustq.db import repo
+from trustq.db import models as models_db
 from trustq.db.session import session_scope
-from trustq.db.tables import ModelDecision, ModelStatus
-from trustq.models.artifact import ArtifactError, deserialise
-from trustq.models.scorer import Scorer
+from trustq.schemas import ModelOut
+from trustq.scoring.errors import ModelNotFound
+
+__all__ = ["ModelNotFound", "history", "list_models"]
 
 
-class ModelNotFound(LookupError):
-    """No model version of that name."""
-
-
-def promote(version: str, *, actor: str, note: str | None = None) -> dict[str, Any]:
-    """Serve ``version`` from now on, recorded with ``actor``. Workers switch at their next
-    model check. A version already serving, or whose artifact does not load, is refused
-    (ValueError) and nothing changes."""
-    if not actor.strip():
-        raise ValueError("a promotion needs the name of whoever asks for it")
+def list_models() -> list[ModelOut]:
+    """Model versions newest first, with their status and test metrics."""
     with session_scope() as session:
-        row = repo.get_model_version(session, version)
-        if row is None:
-            raise ModelNotFound(f"no model version {version!r}")
-        if row.status == ModelStatus.serving:
-            raise ValueError(f"model {version} is already serving")
-        try:
-            Scorer(*deserialise(row.artifact, row.artifact_sha256), version=version)
-        except (ArtifactError, ValueError) as exc:
-            raise ValueError(f"model {version} refused: {exc}") from exc
-        previous = repo.serving_model(session)
-        repo.promote_model(session, version)
-        reason = f"promoted by hand by {actor}" + (f": {note}" if note else "")
-        repo.add_model_decision(
-            session,
-            ModelDecision(
-                version=version,
-                previous_version=previous.version if previous else None,
-                decision="promoted",
-                actor=actor,
-                reason=reason,
-                candidate_metrics=_test_metrics(row.metrics),
-                serving_metrics=_test_metrics(previous.metrics) if previous else {},
-            ),
-        )
-        metrics.promotion_decision("promoted", automatic=False)
-        return {
-            "version": version,
-            "previous_version": previous.version if previous else None,
-            "actor": actor,
-            "reason": reason,
-        }
+        return [
+            ModelOut(
+                version=r.version,
+                status=r.status,
+                created_at=r.created_at,
+                created_by=r.created_by,
+                encoder_name=r.encoder_name,
+                encoder_revision=r.encoder_revision,
+                artifact_sha256=r.artifact_sha256,
+                training_data_sha256=r.training_data_sha256,
+                labels_used=r.labels_used,
+                test_metrics={
+                    k: v
+                    for k, v in (r.metrics or {}).get("test", {}).items()
+                    if isinstance(v, int | float | str | None)
+                },
+            )
+            for r in models_db.model_version_summaries(session)
+        ]
 
 
-def _test_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
-    test = metrics.get("test", {})
-    return {k: test.get(k) for k in ("n", "roc_auc", "log_loss", "ece", "accuracy")}
+def history(version: str | None = None, *, limit: int = 30) -> list[dict[str, Any]]:
+    """Promotion decisions (by the gate or by hand) newest first, of one version or all."""
+    with session_scope() as session:
+        return [
+            {
+                "at": r.created_at.isoformat(timespec="seconds"),
+                "version": r.version,
+                "previous_version": r.previous_version,
+                "decision": r.decision,
+                "actor": r.actor,
+                "reason": r.reason,
+                "candidate_metrics": r.candidate_metrics,
+                "serving_metrics": r.serving_metrics,
+            }
+            for r in models_db.list_model_decisions(session, version=version, limit=limit)
+        ]
+
+
+def serving_version() -> str | None:
+    """The version the database marks serving, if any."""
+    with session_scope() as session:
+        serving = models_db.serving_model_version(session)
+    return serving[0] if serving else None

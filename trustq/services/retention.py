@@ -15,7 +15,8 @@ import re
 from typing import Any
 
 from trustq import metrics
-from trustq.db import repo
+from trustq.db import retention as retention_db
+from trustq.db import verdicts as verdicts_db
 from trustq.db.session import session_scope
 from trustq.db.tables import utcnow
 
@@ -91,17 +92,19 @@ def erase_expired(
     totals = {"submissions": 0, "texts": 0, "files": 0, "verdicts_redacted": 0}
     for _ in range(max_batches):
         with session_scope() as session:
-            ids = repo.erasable_submissions(session, before=cutoff, limit=batch_size)
+            ids = retention_db.erasable_submissions(session, before=cutoff, limit=batch_size)
             if not ids:
                 break
-            counts = repo.erase_resumes(session, ids, now)
+            counts = retention_db.erase_resumes(session, ids, now)
             redacted = 0
-            for verdict in repo.verdicts_of(session, ids):
+            for verdict in verdicts_db.verdicts_of(session, ids):
                 flags, reasons, changed = redact_explanations(verdict.flags, verdict.reasons)
                 if changed:
-                    repo.set_verdict_explanations(session, verdict.id, flags=flags, reasons=reasons)
+                    verdicts_db.set_verdict_explanations(
+                        session, verdict.id, flags=flags, reasons=reasons
+                    )
                     redacted += 1
-            repo.add_audit_event(
+            retention_db.add_audit_event(
                 session,
                 kind=AUDIT_KIND,
                 actor=actor,

@@ -25,19 +25,21 @@ import numpy as np
 from pydantic import ValidationError
 
 from trustq import metrics
+from trustq.broker import names
+from trustq.broker.app import producer
 from trustq.config import Settings
 from trustq.data.synthetic import REFERENCE_DATE
-from trustq.db import repo
+from trustq.db import labels as labels_db
+from trustq.db import models as models_db
+from trustq.db import runs as runs_db
 from trustq.db.session import session_scope
 from trustq.db.tables import ModelDecision, TrainingRunStatus
 from trustq.models import training
-from trustq.models.artifact import ArtifactError, deserialise
-from trustq.models.scorer import Scorer
 from trustq.schemas import LabelledProfile
+from trustq.scoring.serving import ModelUnavailable
+from trustq.services.evaluation import score_labelled
 from trustq.services.submissions import BrokerUnavailable
 from trustq.services.training import synthetic_profiles, train_and_register
-from trustq.tasks import names
-from trustq.worker.runtime import embed_with_cache, make_encoder
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +55,7 @@ class RunRequest:
 
 def labels_cut_off(session: Any) -> dt.datetime | None:
     """The newest label any model version has seen: labels after it are new."""
-    return repo.newest_labels_until(session)
+    return labels_db.newest_labels_until(session)
 
 
 def request_run(
@@ -63,13 +65,13 @@ def request_run(
     were labelled since the last cut-off (each counted once, excluded keys' labels not).
     Safe to call from any number of processes at once: one run results."""
     with session_scope() as session:
-        if not repo.try_retrain_lock(session):
+        if not runs_db.try_retrain_lock(session):
             return RunRequest(False, None, "another trigger is starting a run at this moment")
         _expire_lost_runs(session, settings)
-        active = repo.active_training_run(session)
+        active = runs_db.active_training_run(session)
         if active is not None:
             return RunRequest(False, active.id, f"run {active.id} is already {active.status}")
-        new = repo.count_labels_since(session, labels_cut_off(session))
+        new = labels_db.count_labels_since(session, labels_cut_off(session))
         if not force and new < settings.retrain_min_new_labels:
             return RunRequest(
                 False,
@@ -77,7 +79,7 @@ def request_run(
                 f"{new} newly labelled submission(s) since the last training cut-off; "
                 f"a run starts at {settings.retrain_min_new_labels}",
             )
-        run = repo.add_training_run(
+        run = runs_db.add_training_run(
             session, trigger=trigger, requested_by=requested_by, new_labels=new
         )
         if run is None:
@@ -85,9 +87,7 @@ def request_run(
         run_id = run.id
     # Published only once the run is committed, so the task always finds it.
     try:
-        from trustq.worker.app import app
-
-        app.send_task(
+        producer.send_task(
             names.RETRAIN_RUN,
             args=[run_id],
             queue=names.TRAINING_QUEUE,
@@ -96,7 +96,7 @@ def request_run(
         )
     except Exception as exc:
         with session_scope() as session:
-            repo.finish_training_run(
+            runs_db.finish_training_run(
                 session, run_id, status=TrainingRunStatus.failed, error=f"not queued: {exc}"
             )
         raise BrokerUnavailable(f"training run {run_id} could not be queued: {exc}") from exc
@@ -107,13 +107,13 @@ def request_run(
 def _expire_lost_runs(session: Any, settings: Settings) -> None:
     """A run queued or running for longer than ``retrain_stale_after`` lost its worker or its
     message; it is marked failed so that it no longer blocks the next one."""
-    active = repo.active_training_run(session)
+    active = runs_db.active_training_run(session)
     if active is None:
         return
     since = active.started_at or active.created_at
     age = (dt.datetime.now(dt.UTC) - since).total_seconds()
     if age > settings.retrain_stale_after:
-        repo.finish_training_run(
+        runs_db.finish_training_run(
             session,
             active.id,
             status=TrainingRunStatus.failed,
@@ -165,7 +165,7 @@ def split_holdout(
     )
 
 
-def assemble(settings: Settings, labelled: Sequence[repo.LabelledSubmission]) -> RunData:
+def assemble(settings: Settings, labelled: Sequence[labels_db.LabelledSubmission]) -> RunData:
     """The base synthetic set and the labelled submissions, split into train, validation
     and the holdout (the base test split plus the most recent labelled submissions)."""
     base = synthetic_profiles(settings.retrain_base_size, settings.retrain_base_seed)
@@ -222,27 +222,11 @@ def assemble(settings: Settings, labelled: Sequence[repo.LabelledSubmission]) ->
 def holdout_metrics(
     settings: Settings, version: str, profiles: Sequence[LabelledProfile], dates: Sequence[dt.date]
 ) -> dict[str, Any]:
-    """Metrics of model ``version`` on ``profiles``, scored as the workers score them."""
-    with session_scope() as session:
-        row = repo.get_model_version(session, version)
-        if row is None:
-            raise LookupError(f"no model version {version!r}")
-        artifact, sha = row.artifact, row.artifact_sha256
-    try:
-        scorer = Scorer(*deserialise(artifact, sha), version=version)
-    except (ArtifactError, ValueError) as exc:
-        raise ValueError(f"model {version} cannot be loaded: {exc}") from exc
-    encoder = make_encoder(settings)
-    embeddings = embed_with_cache(encoder, [p.resume_text for p in profiles])
-    probs = np.zeros(len(profiles), dtype=np.float64)
-    by_day: dict[dt.date, list[int]] = {}
-    for i, day in enumerate(dates):
-        by_day.setdefault(day, []).append(i)
-    for day, rows in by_day.items():
-        scores = scorer.score([profiles[i] for i in rows], embeddings[rows], day)
-        probs[rows] = [s.p_risk for s in scores]
+    """Metrics of model ``version`` on ``profiles``, scored as the workers score them;
+    ModelUnavailable when it cannot be scored with."""
+    scores = score_labelled(settings, version, profiles, dates)
     labels = np.array([p.label for p in profiles], dtype=np.int64)
-    return training.metrics(labels, probs)
+    return training.metrics(labels, scores.p_risk)
 
 
 def gate(
@@ -280,20 +264,20 @@ def gate(
 def execute_run(settings: Settings, run_id: int) -> dict[str, Any]:
     """Train, judge and maybe promote; the run row records how it ended."""
     with session_scope() as session:
-        run = repo.claim_training_run(session, run_id)
+        run = runs_db.claim_training_run(session, run_id)
         if run is None:
             log.warning("training run %s is not queued (delivered twice?); skipped", run_id)
             return {"run": run_id, "outcome": "skipped"}
         requested_by, trigger = run.requested_by, run.trigger
-        serving = repo.serving_model(session)
+        serving = models_db.serving_model(session)
         serving_version = serving.version if serving is not None else None
-        labelled = repo.current_labels(session)
+        labelled = labels_db.current_labels(session)
     try:
         return _train_and_judge(settings, run_id, requested_by, trigger, serving_version, labelled)
     except Exception as exc:
         log.exception("training run %s failed", run_id)
         with session_scope() as session:
-            repo.finish_training_run(
+            runs_db.finish_training_run(
                 session,
                 run_id,
                 status=TrainingRunStatus.failed,
@@ -309,7 +293,7 @@ def _train_and_judge(
     requested_by: str,
     trigger: str,
     serving_version: str | None,
-    labelled: Sequence[repo.LabelledSubmission],
+    labelled: Sequence[labels_db.LabelledSubmission],
 ) -> dict[str, Any]:
     data = assemble(settings, labelled)
     log.info(
@@ -345,7 +329,7 @@ def _train_and_judge(
     if serving_version is not None:
         try:
             serving = holdout_metrics(settings, serving_version, held, held_dates)
-        except ValueError as exc:
+        except ModelUnavailable as exc:
             # The workers cannot load it either; the floors alone decide.
             unscorable = f"; the serving model {serving_version} could not be scored ({exc})"
     promote, reason = gate(candidate, serving, settings)
@@ -355,7 +339,7 @@ def _train_and_judge(
         "labelled_recent": data.n_labelled_holdout,
     }
     with session_scope() as session:
-        now_serving = repo.serving_model(session)
+        now_serving = models_db.serving_model(session)
         now_version = now_serving.version if now_serving is not None else None
         if promote and now_version != serving_version:
             promote = False
@@ -363,7 +347,7 @@ def _train_and_judge(
                 f"rejected: the serving model changed from {serving_version} to {now_version} "
                 "during the run, so the comparison no longer holds"
             )
-        repo.add_model_decision(
+        models_db.add_model_decision(
             session,
             ModelDecision(
                 version=report.version,
@@ -376,8 +360,8 @@ def _train_and_judge(
             ),
         )
         if promote:
-            repo.promote_model(session, report.version)
-        repo.finish_training_run(
+            models_db.promote_model(session, report.version)
+        runs_db.finish_training_run(
             session, run_id, status=TrainingRunStatus.done, candidate_version=report.version
         )
     metrics.retraining_run(trigger, "promoted" if promote else "rejected")

@@ -4,14 +4,22 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 from sqlalchemy import text
 
-from trustq.db import repo
+from trustq.broker import names
+from trustq.broker.app import producer
+from trustq.db import models as models_db
+from trustq.db import submissions as submissions_db
 from trustq.db.session import session_scope
 from trustq.db.tables import SubmissionStatus, utcnow
-from trustq.tasks import names
+
+log = logging.getLogger(__name__)
 
 QUEUES = (names.SCORING_QUEUE, names.TRAINING_QUEUE, names.MAINTENANCE_QUEUE)
 
@@ -34,23 +42,17 @@ def database_snapshot() -> DatabaseSnapshot:
     """Submissions by status (every status listed, failed = dead letters), the oldest one
     still queued, and the model the database marks serving."""
     with session_scope() as session:
-        counts = repo.count_submissions_by_status(session)
-        oldest = repo.oldest_submission_in(session, SubmissionStatus.queued)
-        serving = repo.serving_model_version(session)
+        counts = submissions_db.count_submissions_by_status(session)
+        oldest = submissions_db.oldest_submission_in(session, SubmissionStatus.queued)
+        serving = models_db.serving_model_version(session)
     by_status = {s.value: counts.get(s.value, 0) for s in SubmissionStatus}
     return DatabaseSnapshot(by_status, oldest, serving[0] if serving else None)
-
-
-def _broker_connection():  # type: ignore[no-untyped-def]
-    from trustq.worker.app import app
-
-    return app.connection_for_read()
 
 
 def queue_depths() -> dict[str, int]:
     """Messages waiting in each trustq queue (taken but unacknowledged ones not counted)."""
     depths: dict[str, int] = {}
-    with _broker_connection() as conn:
+    with producer.connection_for_read() as conn:
         conn.ensure_connection(max_retries=0)
         channel = conn.default_channel
         for queue in QUEUES:
@@ -65,7 +67,7 @@ def queue_depths() -> dict[str, int]:
 
 def check_broker() -> None:
     """Raise if the broker cannot be reached right now."""
-    with _broker_connection() as conn:
+    with producer.connection_for_read() as conn:
         conn.ensure_connection(max_retries=0)
         conn.default_channel  # noqa: B018 - opening a channel is what proves the broker answers
 
@@ -74,13 +76,62 @@ def check_database() -> str | None:
     """Raise if the database cannot be reached; returns the serving model version (or None)."""
     with session_scope() as session:
         session.execute(text("SELECT 1"))
-        serving = repo.serving_model_version(session)
+        serving = models_db.serving_model_version(session)
     return serving[0] if serving else None
 
 
 def workers_seen(timeout: float = 1.0) -> list[str]:
     """Names of the workers that answered a ping within ``timeout`` seconds."""
-    from trustq.worker.app import app
-
-    replies = app.control.ping(timeout=timeout) or []
+    replies = producer.control.ping(timeout=timeout) or []
     return sorted(name for reply in replies for name in reply)
+
+
+class BacklogCollector(Collector):
+    """Queue depth, oldest queued age, submissions by status, the serving model: read from
+    the broker and the database when Prometheus scrapes. A part that cannot be read is
+    left out of that scrape (and ``trustq_backlog_up`` says which)."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        up = GaugeMetricFamily(
+            "trustq_backlog_up", "1 if this part could be read at this scrape.", labels=["part"]
+        )
+        try:
+            depths = queue_depths()
+        except Exception as exc:
+            log.warning("metrics: cannot read queue depths: %s", type(exc).__name__)
+            up.add_metric(["broker"], 0)
+        else:
+            up.add_metric(["broker"], 1)
+            depth = GaugeMetricFamily(
+                "trustq_queue_depth", "Messages waiting in a broker queue.", labels=["queue"]
+            )
+            for queue, count in depths.items():
+                depth.add_metric([queue], count)
+            yield depth
+        try:
+            db = database_snapshot()
+        except Exception as exc:
+            log.warning("metrics: cannot read the database: %s", type(exc).__name__)
+            up.add_metric(["database"], 0)
+        else:
+            up.add_metric(["database"], 1)
+            by_status = GaugeMetricFamily(
+                "trustq_submissions", "Submissions by status.", labels=["status"]
+            )
+            for name, count in db.by_status.items():
+                by_status.add_metric([name], count)
+            yield by_status
+            yield GaugeMetricFamily(
+                "trustq_oldest_queued_age_seconds",
+                "Age of the oldest submission still queued (0 when none waits).",
+                value=db.oldest_queued_age_seconds or 0.0,
+            )
+            serving = GaugeMetricFamily(
+                "trustq_serving_model_info",
+                "1 for the model version the database marks serving.",
+                labels=["version"],
+            )
+            if db.serving_model is not None:
+                serving.add_metric([db.serving_model], 1)
+            yield serving
+        yield up

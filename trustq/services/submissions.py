@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import json
 import logging
@@ -13,13 +14,14 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from trustq.broker import names
+from trustq.broker.app import producer
 from trustq.config import get_settings
-from trustq.db import repo
+from trustq.db import submissions as submissions_db
 from trustq.db.session import session_scope
 from trustq.db.tables import SubmissionStatus
-from trustq.schemas import Profile, check_name, describe_errors
-from trustq.services.resume_files import FileLimits, check_file
-from trustq.tasks import names
+from trustq.schemas import Profile, check_name, describe_errors, sha256_text
+from trustq.scoring.resume_files import FileLimits, check_file
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,18 @@ class BrokerUnavailable(RuntimeError):
     def __init__(self, message: str, published: Sequence[uuid.UUID] = ()) -> None:
         super().__init__(message)
         self.published = list(published)
+
+
+class IdempotencyKeyReused(ValueError):
+    """An idempotency key this submitter sent before came with another profile or file;
+    nothing of the chunk it came in was stored."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            f"idempotency key {key!r} was sent before with a different profile; use a new "
+            "idempotency key for a new request"
+        )
+        self.key = key
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -60,8 +74,12 @@ class ParsedBatch:
     bad: list[BadLine] = field(default_factory=list)
 
 
-def sha256_text(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+def default_submitter() -> str:
+    """Who submits when nobody says: the user running the process."""
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in some containers
+        return "unknown"
 
 
 def parse_profile(data: Any, *, with_resume_file: bool = False) -> Profile:
@@ -115,17 +133,15 @@ def _parse_one(batch: ParsedBatch, number: int, data: Any, with_resume_file: boo
 
 def publish(submission_ids: Iterable[uuid.UUID]) -> None:
     """Put one scoring message per id on the queue; BrokerUnavailable names what was sent."""
-    from trustq.worker.app import app
-
     sent: list[uuid.UUID] = []
     try:
-        with app.producer_or_acquire() as producer:
+        with producer.producer_or_acquire() as connection:
             for submission_id in submission_ids:
-                app.send_task(
+                producer.send_task(
                     names.SCORE_SUBMISSION,
                     args=[str(submission_id)],
                     queue=names.SCORING_QUEUE,
-                    producer=producer,
+                    producer=connection,
                     retry=True,
                     retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
                 )
@@ -156,7 +172,8 @@ def enqueue(
     Rows are committed before their messages are published, so a submission is never
     queued without being stored. If the broker is unreachable the submissions stay stored
     with ``queued=False`` (a warning is logged) and the sweeper publishes them once it is
-    back. If the database is unreachable, DatabaseUnavailable says which were stored.
+    back. If the database is unreachable, DatabaseUnavailable says which were stored. An
+    idempotency key sent before with another profile raises IdempotencyKeyReused.
     """
     results: list[Enqueued] = []
     check_name(submitted_by, "submitted_by")
@@ -165,6 +182,8 @@ def enqueue(
         if len(profiles) != 1 or profiles[0].resume_text is not None:
             raise ValueError("a resume file goes with one profile that has no resume_text")
         check_file(resume_file[1], resume_file[0], FileLimits.from_settings(get_settings()))
+    profiles = list(profiles)
+    _check_keys(profiles, submitted_by, resume_file)
     broker_down: BrokerUnavailable | None = None
     for chunk in _chunks(profiles, chunk_size):
         try:
@@ -211,7 +230,7 @@ def _store(
     stored: list[Enqueued] = []
     with session_scope() as session:
         for profile in chunk:
-            row, created = repo.add_submission(
+            row, created = submissions_db.add_submission(
                 session,
                 external_id=profile.external_id,
                 idempotency_key=profile.idempotency_key,
@@ -226,8 +245,48 @@ def _store(
                 client_request_id=request_ids[1],
                 resume_file=resume_file,
             )
+            if not created and not _same_request(session, row, profile, resume_file):
+                assert profile.idempotency_key is not None
+                raise IdempotencyKeyReused(profile.idempotency_key)
             stored.append(Enqueued(row.id, created))
     return stored
+
+
+def _check_keys(
+    profiles: Sequence[Profile], submitted_by: str, resume_file: tuple[str, bytes] | None
+) -> None:
+    """IdempotencyKeyReused, before anything is stored, when a key this submitter sent
+    before comes with another profile (``_store`` checks again, for a request racing this
+    one)."""
+    keyed = {p.idempotency_key: p for p in profiles if p.idempotency_key is not None}
+    if not keyed:
+        return
+    with session_scope() as session:
+        seen = submissions_db.submissions_by_key(session, submitted_by, keyed)
+        for key, row in seen.items():
+            if not _same_request(session, row, keyed[key], resume_file):
+                raise IdempotencyKeyReused(key)
+
+
+def _stripped(payload: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in payload.items() if k != "resume_text"}
+
+
+def _same_request(
+    session: Any, row: Any, profile: Profile, resume_file: tuple[str, bytes] | None
+) -> bool:
+    """Whether a profile repeating an idempotency key is the one first sent with it (its
+    resume compared by hash, as retention may have erased the text)."""
+    if _stripped(row.payload) != _stripped(profile.model_dump(mode="json")):
+        return False
+    if resume_file is None:
+        return profile.resume_text is not None and row.resume_sha256 == (
+            sha256_text(profile.resume_text)
+        )
+    stored = submissions_db.resume_file_of(session, row.id)
+    if stored is None:  # erased by retention: the rest matched
+        return row.erased_at is not None
+    return hashlib.sha256(stored[1]).digest() == hashlib.sha256(resume_file[1]).digest()
 
 
 def _chunks(items: Iterable[Profile], size: int) -> Iterator[list[Profile]]:
@@ -264,7 +323,7 @@ def retry_failed(submission_ids: Sequence[uuid.UUID] | None = None) -> Retried:
     """
     with session_scope() as session:
         if submission_ids is not None:
-            known = repo.statuses_of(session, submission_ids)
+            known = submissions_db.statuses_of(session, submission_ids)
             unknown = [str(sid) for sid in submission_ids if sid not in known]
             if unknown:
                 raise LookupError("no submission " + ", ".join(unknown))
@@ -277,7 +336,7 @@ def retry_failed(submission_ids: Sequence[uuid.UUID] | None = None) -> Retried:
                 raise NotRetryable(
                     "only failed submissions are retried: " + "; ".join(busy) + "; nothing changed"
                 )
-        ids = repo.requeue_failed(session, submission_ids)
+        ids = submissions_db.requeue_failed(session, submission_ids)
     try:
         publish(ids)
     except BrokerUnavailable as exc:

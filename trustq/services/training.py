@@ -20,7 +20,7 @@ from scipy.special import expit
 
 from trustq.config import Settings
 from trustq.data import synthetic
-from trustq.db import repo
+from trustq.db import models as models_db
 from trustq.db.session import session_scope
 from trustq.db.tables import ModelStatus, ModelVersion
 from trustq.models import baselines, report, training
@@ -28,7 +28,8 @@ from trustq.models.artifact import serialise, sha256_hex
 from trustq.models.scorer import Reference
 from trustq.rules.inputs import LengthRange
 from trustq.schemas import LabelledProfile, describe_errors
-from trustq.worker.runtime import embed_with_cache, make_encoder
+from trustq.scoring.embeddings import embed_with_cache
+from trustq.scoring.encoders import make_encoder
 
 log = logging.getLogger(__name__)
 
@@ -220,8 +221,8 @@ def train_and_register(
     sha = sha256_hex(artifact)
     data_sha = data_sha256(profiles)
     with session_scope() as session:
-        version = repo.next_model_version(session)
-        repo.add_model_version(
+        version = models_db.next_model_version(session)
+        models_db.add_model_version(
             session,
             ModelVersion(
                 version=version,
@@ -238,7 +239,7 @@ def train_and_register(
             ),
         )
         if serve:
-            repo.promote_model(session, version)
+            models_db.promote_model(session, version)
     card_info = {
         "version": version,
         "data": data_description,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from trustq.broker import names
 from trustq.config import get_settings
 from trustq.services.retention import erase_expired
-from trustq.tasks import names
 
 
 @shared_task(name=names.ERASE_EXPIRED_RESUMES, soft_time_limit=240, time_limit=300)

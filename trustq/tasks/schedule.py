@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from trustq.broker import names
 from trustq.config import get_settings
-from trustq.tasks import names
 
 _SWEEP_EVERY = get_settings().sweep_interval
 _RETRAIN_CHECK_EVERY = get_settings().retrain_check_seconds

@@ -1,64 +1,49 @@
-"""The scoring task: claim a batch of submissions, score them together with no session open,
-write every verdict of the batch in one transaction, then acknowledge their messages.
+"""The scoring task: what is Celery's in scoring. It claims a batch of messages, hands their
+submissions to the pipeline (``trustq.scoring.pipeline``: read, compute, write) and
+acknowledges each message once its verdict or its failure is committed; it retries what an
+operator or time can fix.
 
 One message starts the task (Celery delivers it and acknowledges it when the task returns);
 with batching on, the task also takes the messages waiting behind it (see
-``trustq.worker.batching``) up to ``TRUSTQ_BATCH_TOKEN_BUDGET`` resume tokens or
+``trustq.tasks.batching``) up to ``TRUSTQ_BATCH_TOKEN_BUDGET`` resume tokens or
 ``TRUSTQ_BATCH_MAX_MESSAGES`` messages, waiting at most ``TRUSTQ_BATCH_MAX_WAIT_MS`` for
-more. Every message is acknowledged only after its verdict, or its failure, is committed.
+more.
 
 A message fails alone: a payload that cannot be read or validated is failed with its reason
 before the model runs; a profile the model cannot score is failed while the rest of its
-batch is scored (the runtime scores the batch's profiles one by one when the batch raises);
-a verdict the database refuses is written on its own and only that one is failed. A message
-delivered before (its attempt count is above one: its process may have died on it) is
-scored on its own, after its batch is committed, so a message that kills its process takes
-no batch with it.
+batch is scored; a verdict the database refuses is written on its own and only that one is
+failed. A message delivered before (its attempt count is above one: its process may have
+died on it) is scored on its own, after its batch is committed, so a message that kills its
+process takes no batch with it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import logging
 import math
 import os
 import socket
 import time
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init
-from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import OperationalError
 
 from trustq import logs, metrics
+from trustq.broker import names
 from trustq.config import Settings, get_settings
-from trustq.db import repo
 from trustq.db.session import reset_engine, session_scope
-from trustq.db.tables import SubmissionStatus
 from trustq.metrics import FailureReason
-from trustq.rules.duplicates import duplicate_flags
-from trustq.rules.flags import Flag
-from trustq.schemas import Profile, describe_errors
-from trustq.services.resume_files import FileLimits, ResumeFileError, extract_text
-from trustq.services.submissions import sha256_text
-from trustq.tasks import names
-from trustq.worker import batching
-from trustq.worker.runtime import (
-    BatchReport,
-    DuplicateLookup,
-    EncoderMismatch,
-    NoServingModel,
-    Runtime,
-    Scored,
-    get_runtime,
-)
+from trustq.scoring.pipeline import score_and_write
+from trustq.scoring.read import Failure, Item, claim, to_item
+from trustq.scoring.runtime import Runtime, get_runtime
+from trustq.scoring.serving import EncoderMismatch, NoServingModel
+from trustq.tasks import batching
 
 log = logging.getLogger(__name__)
 
@@ -80,11 +65,6 @@ def _load_in_child(**_: Any) -> None:
     )
 
 
-def _payload_sha256(payload: dict[str, Any]) -> str:
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
 @dataclass(eq=False)
 class Job:
     """One message of a batch and what became of its submission."""
@@ -94,20 +74,16 @@ class Job:
     alone: bool = False
     copies: list[batching.Taken] | None = None  # the same id taken twice: acknowledged with it
     attempts: int = 0
-    payload: dict[str, Any] | None = None
-    submitted_at: dt.datetime | None = None
-    profile: Profile | None = None
-    tokens: int = 0
+    item: Item | None = None  # ready to score
     outcome: str | None = None  # set once the job is settled (committed, or nothing to do)
-    failure: tuple[str, FailureReason] | None = None  # to commit as the submission's failure
+    failure: Failure | None = None  # to commit as the submission's failure
+
+    @property
+    def tokens(self) -> int:
+        return self.item.tokens if self.item is not None else 0
 
     def settle(self, outcome: str) -> None:
         self.outcome = outcome
-
-    def fail(self, reason: str, kind: FailureReason) -> None:
-        self.failure = (reason, kind)
-
-    def acknowledge(self) -> None:
         for taken in [self.taken, *(self.copies or [])]:
             if taken is not None:
                 taken.ack()
@@ -116,87 +92,43 @@ class Job:
 class Batch:
     """The jobs one task run scores, from the claim to the acknowledgements."""
 
-    def __init__(self, settings: Settings, own: Job, runtime: Runtime) -> None:
+    def __init__(self, settings: Settings, own: Job, runtime: Runtime, app: Any) -> None:
         self.settings = settings
         self.own = own
         self.runtime = runtime
+        self.app = app
         self.jobs: list[Job] = [own]
 
-    # --- gathering -----------------------------------------------------------------------
-
     def claim(self, jobs: list[Job]) -> None:
-        """Claim ``jobs`` in one transaction, then read and check what each one holds."""
+        """Claim ``jobs`` in one transaction, then read what each one holds."""
         with session_scope() as session:
-            rows = repo.claim_submissions(session, [j.sid for j in jobs])
-            files: dict[uuid.UUID, tuple[str, bytes] | None] = {}
-            for job in jobs:
-                row = rows.get(job.sid)
-                if row is None:
+            claimed = claim(session, [j.sid for j in jobs])
+        for job in jobs:
+            found = claimed[job.sid]
+            if found.settled is not None:
+                if found.settled == "missing":
                     with logs.bound(submission_id=str(job.sid)):
                         log.error("dropped a message for unknown submission %s", job.sid)
-                    job.settle("missing")
-                    continue
-                if row.status in (SubmissionStatus.done, SubmissionStatus.failed):
-                    job.settle(f"already {row.status}")
-                    continue
-                job.attempts, job.payload, job.submitted_at = (
-                    row.attempts,
-                    row.payload,
-                    row.created_at,
-                )
-                if not job.payload.get("resume_text"):
-                    files[job.sid] = repo.resume_file_of(session, job.sid)
-        extracted: dict[uuid.UUID, dict[str, Any]] = {}
-        for job in jobs:
-            if job.outcome is not None:
-                job.acknowledge()  # unknown, or settled before: nothing to write
+                job.settle(found.settled)  # nothing to write
                 continue
-            if job.payload is None:
+            job.attempts = found.attempts
+            ready = to_item(found, self.settings, self.runtime.encoder)
+            if isinstance(ready, Failure):
+                job.failure = ready
                 continue
-            if job.attempts > self.settings.max_attempts:
-                job.fail(
-                    f"gave up after {self.settings.max_attempts} attempts",
-                    FailureReason.attempts_exhausted,
-                )
-                continue
-            resume_file = files.get(job.sid)
-            if resume_file is not None:
-                try:
-                    text = extract_text(
-                        resume_file[1], resume_file[0], FileLimits.from_settings(self.settings)
-                    )
-                except ResumeFileError as exc:
-                    job.fail(f"resume file unusable: {exc}", FailureReason.resume_file)
-                    continue
-                job.payload = {**job.payload, "resume_text": text}
-                extracted[job.sid] = job.payload
-            try:
-                job.profile = Profile.model_validate(job.payload)
-            except ValidationError as exc:
-                job.fail(
-                    "stored payload is not a valid profile: " + "; ".join(describe_errors(exc)),
-                    FailureReason.invalid_payload,
-                )
-                continue
-            job.tokens = self.runtime.encoder.count_tokens([job.profile.text])[1]
-            if job.submitted_at is not None:
-                metrics.queue_wait((dt.datetime.now(dt.UTC) - job.submitted_at).total_seconds())
-        if extracted:
-            with session_scope() as session:
-                for sid, payload in extracted.items():
-                    repo.set_extracted_resume(
-                        session, sid, payload, sha256_text(payload["resume_text"])
-                    )
+            job.item = ready
+            if found.submitted_at is not None:
+                metrics.queue_wait((dt.datetime.now(dt.UTC) - found.submitted_at).total_seconds())
 
     def gather(self) -> None:
         """Take the messages waiting behind this one, up to the budget or the wait."""
         settings = self.settings
-        taker = batching.taker()
+        taker = batching.taker(self.app)
         by_id = {self.own.sid: self.own}
         tokens = self.own.tokens
         deadline = time.monotonic() + settings.batch_max_wait_ms / 1000.0
         while len(self.jobs) < settings.batch_max_messages and tokens < settings.batch_token_budget:
-            scorable = [j for j in self.jobs if j.profile is not None]
+            scorable = [j for j in self.jobs if j.item is not None]
             want = settings.batch_max_messages - len(self.jobs)
             if scorable and tokens:
                 # Half of what the average so far says still fits: the sizes of the messages
@@ -240,184 +172,32 @@ class Batch:
                         taken.requeue()
                 job.taken, job.copies = None, None
 
-    def commit_failures(self) -> None:
-        """Commit the failures found so far (the run stopped before it could)."""
-        failing = self._unsettled_failures()
-        if failing:
-            self._commit([], failing)
-
-    # --- scoring and writing -------------------------------------------------------------
-
     def run(self) -> None:
         """Score and write every job: the batch first, then the ones scored on their own."""
-        ready = [j for j in self.jobs if j.outcome is None and j.failure is None]
+        ready = [j for j in self.jobs if j.outcome is None and j.item is not None]
         together = [j for j in ready if not j.alone and j.attempts <= 1]
         self._score_and_write(together)
         for job in ready:
             if job not in together:
                 self._score_and_write([job])
 
+    def commit_failures(self) -> None:
+        """Commit the failures found so far (the run stopped before it could)."""
+        self._score_and_write([])
+
     def _score_and_write(self, jobs: list[Job]) -> None:
-        """Score ``jobs`` together and commit their verdicts with every failure not yet
-        committed, in one transaction; then acknowledge them."""
-        if not jobs and not self._unsettled_failures():
-            return
-        started = time.perf_counter()
-        report = BatchReport()
-        results: list[Scored | Exception] = []
-        if jobs:
-            results = self.runtime.score_batch(
-                [j.profile for j in jobs if j.profile is not None],
-                dt.date.today(),
-                duplicates=self._duplicates(jobs),
-                report=report,
-                tokens=[j.tokens for j in jobs if j.profile is not None],
-            )
-            metrics.batch_scored(len(jobs))
-        latency = time.perf_counter() - started
-        version = report.model_version
-        written: list[tuple[Job, Scored, dict[str, Any]]] = []
-        for job, result in zip(jobs, results, strict=True):
-            if isinstance(result, Exception):
-                with logs.bound(submission_id=str(job.sid)):
-                    log.error(
-                        "scoring submission %s raised",
-                        job.sid,
-                        exc_info=(type(result), result, result.__traceback__),
-                    )
-                job.fail(f"scoring error: {type(result).__name__}: {result}", FailureReason.error)
-                continue
-            written.append((job, result, self._row(job, result, version, latency)))
-        to_fail = self._unsettled_failures()
-        try:
-            self._commit(written, to_fail)
-        except DBAPIError as exc:
-            if isinstance(exc, OperationalError) or len(written) + len(to_fail) <= 1:
-                raise
-            # A row the database refuses must not sink the batch: write them one by one.
-            log.warning("a batch write failed (%s); writing its rows one by one", exc.orig)
-            for one in written:
-                try:
-                    self._commit([one], [])
-                except DBAPIError as one_exc:
-                    if isinstance(one_exc, OperationalError):
-                        raise
-                    one[0].fail(
-                        f"the database refused the verdict: {str(one_exc.orig).strip()[:500]}",
-                        FailureReason.error,
-                    )
-            for job in self._unsettled_failures():
-                self._commit([], [job])
-        if jobs:
-            log.info(
-                "scored a batch of %d in %.0f ms: %d resume(s) encoded, %d from the cache, "
-                "%d encoded again for sentence reasons",
-                len(jobs),
-                latency * 1000.0,
-                report.encoded,
-                report.from_cache,
-                report.reasons_encoded,
-            )
-
-    def _unsettled_failures(self) -> list[Job]:
-        return [j for j in self.jobs if j.failure is not None and j.outcome is None]
-
-    def _commit(
-        self, written: list[tuple[Job, Scored, dict[str, Any]]], to_fail: list[Job]
-    ) -> None:
-        """One transaction for these verdicts and failures; acknowledged once it commits."""
-        with session_scope() as session:
-            repo.store_resume_signatures(
-                session, [(job.sid, result.signature, result.bands) for job, result, _ in written]
-            )
-            inserted = repo.write_verdicts(session, [row for _, _, row in written])
-            for job in to_fail:
-                assert job.failure is not None
-                repo.mark_failed(session, job.sid, job.failure[0])
-        for job, result, row in written:
-            job.settle("scored" if job.sid in inserted else "duplicate")
-            metrics.profile_scored(
-                result.decision.risk_level, row["model_version"], row["latency_ms"] / 1000.0
-            )
-            job.acknowledge()
-        for job in to_fail:
-            assert job.failure is not None
-            reason, kind = job.failure
-            with logs.bound(submission_id=str(job.sid)):
-                log.warning("submission %s failed: %s", job.sid, reason)
-            metrics.scoring_failed(kind)
-            job.settle("failed")
-            job.acknowledge()
-
-    def _row(self, job: Job, result: Scored, version: str, latency: float) -> dict[str, Any]:
-        assert job.payload is not None
-        decision = result.decision
-        return {
-            "submission_id": job.sid,
-            "p_risk": float(result.p_risk),
-            "trust_score": decision.trust_score,
-            "risk_level": decision.risk_level,
-            "model_risk_level": decision.model_risk_level,
-            "recommendation": decision.recommendation,
-            "label": decision.label,
-            "flags": decision.flags,
-            "rule_hits": decision.rule_hits,
-            "reasons": result.reasons,
-            "breakdown": result.breakdown,
-            "history": decision.history,
-            "notices": decision.notices,
-            "summary": decision.summary,
-            "base_rate": self.settings.base_rate,
-            "model_version": version,
-            "encoder_name": self.runtime.encoder.name,
-            "encoder_revision": self.runtime.encoder.revision,
-            "input_sha256": _payload_sha256(job.payload),
-            "indicators": result.indicators,
-            "latency_ms": latency * 1000.0,
-            "worker_host": WORKER_HOST,
-        }
-
-    def _duplicates(self, jobs: list[Job]) -> DuplicateLookup:
-        """Other freelancers' copies of each resume, from the database and from the earlier
-        profiles of this batch (not stored yet, so the database cannot show them)."""
-        threshold = self.settings.near_duplicate_threshold
-
-        def lookup(items: Sequence[tuple[int, bytes, list[str]]]) -> list[list[Flag]]:
-            people = [(p.external_id, sha256_text(p.text)) for p in _profiles(jobs)]
-            signatures = {i: signature for i, signature, _ in items}
-            out: list[list[Flag]] = []
-            with session_scope() as session:
-                for i, signature, bands in items:
-                    external_id, text_sha = people[i]
-                    matches = repo.resume_matches(
-                        session,
-                        submission_id=jobs[i].sid,
-                        external_id=external_id,
-                        resume_sha256=text_sha,
-                        bands=bands,
-                    )
-                    known = {m.submission_id for m in matches}
-                    matches += [
-                        repo.ResumeMatch(
-                            jobs[k].sid, people[k][0], signatures[k], people[k][1] == text_sha
-                        )
-                        for k in range(i)
-                        if k in signatures
-                        and people[k][0] != external_id
-                        and jobs[k].sid not in known
-                    ]
-                    out.append(duplicate_flags(matches, signature, threshold))
-            return out
-
-        return lookup
-
-
-def _profiles(jobs: list[Job]) -> list[Profile]:
-    out = []
-    for job in jobs:
-        assert job.profile is not None
-        out.append(job.profile)
-    return out
+        """Score ``jobs`` and commit them with every failure not yet committed; then
+        acknowledge them."""
+        failing = [j for j in self.jobs if j.failure is not None and j.outcome is None]
+        by_id = {j.sid: j for j in [*jobs, *failing]}
+        outcomes = score_and_write(
+            self.runtime,
+            [j.item for j in jobs if j.item is not None],
+            {j.sid: j.failure for j in failing if j.failure is not None},
+            worker_host=WORKER_HOST,
+        )
+        for sid, outcome in outcomes.items():
+            by_id[sid].settle(outcome)
 
 
 @shared_task(
@@ -439,7 +219,7 @@ def score_submission(self: Task, submission_id: str, alone: bool = False) -> str
         return "malformed"
     own = Job(sid, None, alone=alone)
     runtime = get_runtime()
-    batch = Batch(settings, own, runtime)
+    batch = Batch(settings, own, runtime, self.app)
     try:
         batch.claim([own])
         if own.outcome is not None:
@@ -457,7 +237,7 @@ def score_submission(self: Task, submission_id: str, alone: bool = False) -> str
             return own.outcome
         if self.request.retries < self.max_retries:
             raise self.retry(exc=exc, countdown=min(60, 5 * 2**self.request.retries)) from exc
-        own.fail(str(exc), FailureReason.no_model)
+        own.failure = Failure(str(exc), FailureReason.no_model)
         batch.commit_failures()
     except SoftTimeLimitExceeded:
         batch.give_back()
@@ -466,7 +246,7 @@ def score_submission(self: Task, submission_id: str, alone: bool = False) -> str
         if len(batch.jobs) > 1:
             # The batch ran out of time, not necessarily this message: try it on its own.
             raise self.retry(kwargs={"alone": True}, countdown=0) from None
-        own.fail(
+        own.failure = Failure(
             f"scoring took longer than {settings.task_soft_time_limit} s", FailureReason.timeout
         )
         batch.commit_failures()

@@ -31,12 +31,13 @@ from typing import Any
 from celery import shared_task
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from trustq.broker import names
+from trustq.broker.app import producer
 from trustq.config import Settings, get_settings
-from trustq.db import repo
+from trustq.db import submissions as submissions_db
 from trustq.db.session import session_scope
 from trustq.db.tables import utcnow
 from trustq.services.submissions import BrokerUnavailable, publish
-from trustq.tasks import names
 
 log = logging.getLogger(__name__)
 
@@ -94,11 +95,9 @@ def ids_in_broker() -> set[uuid.UUID] | None:
     a message moving from one to the other cannot slip between two reads. None when the
     broker is not Redis and cannot be read this way.
     """
-    from trustq.worker.app import app
-
-    if not str(app.conf.broker_url).startswith(("redis://", "rediss://")):
+    if not str(producer.conf.broker_url).startswith(("redis://", "rediss://")):
         return None
-    with app.connection_for_read() as conn:
+    with producer.connection_for_read() as conn:
         channel: Any = conn.default_channel
         pipe = channel.client.pipeline(transaction=True)
         for priority in channel.priority_steps:
@@ -112,16 +111,16 @@ def ids_in_broker() -> set[uuid.UUID] | None:
     return found
 
 
-def _groups(rows: list[repo.Unfinished]) -> Iterable[list[repo.Unfinished]]:
+def _groups(rows: list[submissions_db.Unfinished]) -> Iterable[list[submissions_db.Unfinished]]:
     for start in range(0, len(rows), GROUP):
         yield rows[start : start + GROUP]
 
 
-def _by_id(row: repo.Unfinished) -> uuid.UUID:
+def _by_id(row: submissions_db.Unfinished) -> uuid.UUID:
     return row.id
 
 
-def _dead_letter_reason(row: repo.Unfinished, now: dt.datetime) -> str:
+def _dead_letter_reason(row: submissions_db.Unfinished, now: dt.datetime) -> str:
     waited = (now - row.updated_at).total_seconds()
     return (
         f"no verdict after {row.attempts} attempt(s): {row.status} for {waited:.0f} s with no "
@@ -135,7 +134,7 @@ def sweep(settings: Settings | None = None) -> SweepResult:
     settings = settings or get_settings()
     now = utcnow()
     with session_scope() as session:
-        stale = repo.unfinished_before(
+        stale = submissions_db.unfinished_before(
             session, now - dt.timedelta(seconds=settings.sweep_stale_after), SWEEP_LIMIT
         )
     result = SweepResult(stale=len(stale))
@@ -162,7 +161,7 @@ def sweep(settings: Settings | None = None) -> SweepResult:
     exhausted = [row for row in lost if row.attempts >= settings.max_attempts]
     for row in exhausted:
         with session_scope() as session:
-            if repo.fail_stale(session, row, _dead_letter_reason(row, now)):
+            if submissions_db.fail_stale(session, row, _dead_letter_reason(row, now)):
                 result.failed.append(row.id)
             else:
                 result.raced += 1
@@ -171,7 +170,7 @@ def sweep(settings: Settings | None = None) -> SweepResult:
     for group in _groups(again):
         try:
             with session_scope() as session:
-                ids = [row.id for row in group if repo.requeue_stale(session, row)]
+                ids = [row.id for row in group if submissions_db.requeue_stale(session, row)]
                 result.raced += len(group) - len(ids)
                 # Inside the transaction: if the broker refuses, no attempt is counted.
                 publish(ids)

@@ -7,11 +7,11 @@ from typing import Any
 
 from celery import shared_task
 
+from trustq.broker import names
 from trustq.config import get_settings
 from trustq.data.synthetic import REFERENCE_DATE
 from trustq.services.retraining import execute_run, request_run
 from trustq.services.training import synthetic_profiles, train_and_register
-from trustq.tasks import names
 
 log = logging.getLogger(__name__)
 

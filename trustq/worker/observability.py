@@ -1,8 +1,9 @@
 """What workers show operators: JSON logs carrying the submission and request ids, and the
 metrics of every pool process, served by the worker's main process.
 
-Imported by ``trustq.worker.app`` so its signal handlers are connected wherever the app is:
-in producers (the request id travels as a message header) and in workers.
+Imported by ``trustq.worker.app`` so its signal handlers are connected in every worker
+and beat process. The request id a producer sent along (``trustq.broker.app``) is bound to
+the logs of the task it started.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import uuid
 from typing import Any
 
 from celery.signals import (
-    before_task_publish,
     setup_logging,
     task_postrun,
     task_prerun,
@@ -22,11 +22,12 @@ from celery.signals import (
 )
 
 from trustq import logs, metrics
+from trustq.broker.app import REQUEST_ID_HEADER
 from trustq.config import get_settings
+from trustq.services.status import BacklogCollector
 
 log = logging.getLogger(__name__)
 
-REQUEST_ID_HEADER = "trustq_request_id"
 _started: dict[str, tuple[float, dict[str, Any]]] = {}
 
 
@@ -35,13 +36,6 @@ def _configure_logging(loglevel: Any = None, **_: Any) -> None:
     # Connecting this signal stops Celery from installing its own handlers.
     settings = get_settings()
     logs.configure(settings.log_format, loglevel or settings.log_level)
-
-
-@before_task_publish.connect
-def _send_request_id(headers: dict[str, Any] | None = None, **_: Any) -> None:
-    request_id = logs.current("request_id")
-    if headers is not None and request_id is not None:
-        headers[REQUEST_ID_HEADER] = request_id
 
 
 def _submission_id(args: Any) -> str | None:
@@ -85,5 +79,5 @@ def serve_metrics(port: int) -> None:
     """Serve the metrics of this worker's processes on ``port`` (a daemon thread)."""
     from prometheus_client import start_http_server
 
-    start_http_server(port, registry=metrics.make_registry())
+    start_http_server(port, registry=metrics.make_registry([BacklogCollector()]))
     log.info("worker metrics on port %d", port)

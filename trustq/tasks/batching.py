@@ -25,7 +25,7 @@ from typing import Any
 from kombu import Connection, Queue
 from kombu.message import Message
 
-from trustq.tasks import names
+from trustq.broker import names
 
 log = logging.getLogger(__name__)
 
@@ -160,11 +160,10 @@ def submission_id(argument: Any) -> uuid.UUID | None:
 _taker: Taker | None = None
 
 
-def taker() -> Taker:
-    """This process's taker (made on first use, so after the pool forked)."""
+def taker(app: Any) -> Taker:
+    """This process's taker on ``app``'s broker (made on first use, so after the pool
+    forked)."""
     global _taker
     if _taker is None:
-        from trustq.worker.app import app
-
         _taker = Taker(app)
     return _taker

@@ -1,6 +1,6 @@
-"""The reader of one resume file, run as a child process by ``trustq.services.resume_files``.
+"""The reader of one resume file, run as a child process by ``trustq.scoring.resume_files``.
 
-``python -m trustq.services.resume_extract '<limits as JSON>'`` reads the file's bytes on
+``python -m trustq.scoring.resume_extract '<limits as JSON>'`` reads the file's bytes on
 standard input and writes one JSON object on standard output: ``{"text": ...}``, ``{"pages":
 N}`` (with ``"mode": "inspect"``) or ``{"error": ...}``. Before it imports a parser it caps its
 own address space (``RLIMIT_AS``), so a file that makes a parser allocate without end costs

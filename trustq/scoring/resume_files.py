@@ -7,7 +7,7 @@ A resume file comes from whoever holds a submit key, so both steps are bounded:
   than ``TRUSTQ_RESUME_FILE_MAX_INFLATED_BYTES``, and a PDF with more pages than
   ``TRUSTQ_RESUME_FILE_MAX_PAGES`` (counted in a bounded child process, as below).
 - ``extract_text`` (the worker) reads the file in a child process
-  (``trustq.services.resume_extract``) whose memory is capped at
+  (``trustq.scoring.resume_extract``) whose memory is capped at
   ``TRUSTQ_RESUME_EXTRACT_MEMORY_MB`` and which is killed after
   ``TRUSTQ_RESUME_EXTRACT_TIMEOUT_S``. Text is gathered in a stream and reading stops at the
   character limit. Whatever goes wrong, parser errors, memory, time, becomes a
@@ -130,7 +130,7 @@ def _in_child(data: bytes, filename: str, kind: str, limits: FileLimits, mode: s
     request = {**asdict(limits), "kind": kind, "mode": mode}
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "trustq.services.resume_extract", json.dumps(request)],
+            [sys.executable, "-m", "trustq.scoring.resume_extract", json.dumps(request)],
             input=data,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
