@@ -12,9 +12,11 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.servers import free_port
 from trustq.worker.processes import WorkerProcess
 
 __all__ = ["ROOT", "WorkerProcess"]
@@ -41,9 +43,37 @@ TEST_ENV = {
     "TRUSTQ_TASK_SOFT_TIME_LIMIT": "12",
     "TRUSTQ_TASK_TIME_LIMIT": "15",
     "TRUSTQ_MODEL_REFRESH_SECONDS": "1",
-    "TRUSTQ_TORCH_THREADS": "1",
 }
 os.environ.update(TEST_ENV)
+
+
+# Each folder is a tier; its marker says what its tests need (declared in pyproject.toml).
+TIERS = ("unit", "db", "integration", "api", "hostile", "faults")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test with the tier of its folder, so that ``-m unit`` selects the tests
+    that need no server, ``-m "not faults"`` leaves the fault trials out, and so on."""
+    for item in items:
+        folder = item.path.relative_to(ROOT / "tests").parts[0]
+        if folder in TIERS:
+            item.add_marker(getattr(pytest.mark, folder))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start ``trustq demo`` beside the run when its test is selected (``tests/demo.py``)."""
+    from tests.demo import DEMO, TEST_NAME, DemoRun
+
+    if any(item.name == TEST_NAME for item in session.items):
+        session.config.stash[DEMO] = DemoRun.start()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    from tests.demo import DEMO
+
+    demo = session.config.stash.get(DEMO, None)
+    if demo is not None:
+        demo.stop()
 
 
 def _admin_execute(sql: str) -> None:
@@ -108,6 +138,28 @@ def clean_tables(database: str) -> Iterator[None]:  # noqa: ARG001
     yield
 
 
+@pytest.fixture
+def rolled_back(database: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:  # noqa: ARG001
+    """Every ``session_scope()`` of the test joins one transaction that is rolled back at
+    the end (SQLAlchemy's "join an external transaction" recipe): the test's rows vanish
+    without a TRUNCATE. Only for tests whose rows no other process needs to see."""
+    from sqlalchemy.orm import sessionmaker
+
+    from trustq.db import session as db_session
+
+    connection = db_session.get_engine().connect()
+    outer = connection.begin()
+    factory = sessionmaker(
+        bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+    )
+    monkeypatch.setattr(db_session, "_session_factory", lambda: factory)
+    try:
+        yield
+    finally:
+        outer.rollback()
+        connection.close()
+
+
 @pytest.fixture(scope="session")
 def serving_model(database: str) -> str:  # noqa: ARG001
     """A small model trained on synthetic data and registered as serving."""
@@ -126,9 +178,102 @@ def serving_model(database: str) -> str:  # noqa: ARG001
     return report.version
 
 
+def empty_queues(client: Any) -> None:
+    """Drop every message, queued or taken and unacknowledged, but keep kombu's bindings:
+    FLUSHDB would also drop the shared worker's control channel and the queues' routes."""
+    keys = [k for k in client.scan_iter() if not k.startswith(b"_kombu.binding.")]
+    if keys:
+        client.delete(*keys)
+
+
+class SharedWorker:
+    """One ``trustq worker`` for the whole run, with the run's settings, for the tests that
+    need a worker but not one of their own (``worker``). It consumes only once a test has
+    called ``consume()``: before every test its consumers are cancelled (Celery's remote
+    control), so each test starts with the queues to itself, and a test with workers of its
+    own, or with none, keeps them so."""
+
+    QUEUES = ("scoring", "training", "maintenance")
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.process: WorkerProcess | None = None
+        self.consuming = False
+        self.metrics_port = free_port()
+
+    def consume(self) -> WorkerProcess:
+        """The worker, started if it is not running, consuming every queue."""
+        if self.process is None or self.process.proc.poll() is not None:
+            self.process = WorkerProcess(
+                self.folder / f"shared-worker-{uuid.uuid4().hex[:6]}.log",
+                1,
+                {
+                    "TRUSTQ_WORKER_METRICS_PORT": str(self.metrics_port),
+                    "TRUSTQ_RETENTION_DAYS": "30",
+                },
+            )
+            self.process.metrics_port = self.metrics_port  # type: ignore[attr-defined]
+            self.process.wait_ready()
+        elif not self.consuming:
+            self._control("add_consumer")
+        self.consuming = True
+        return self.process
+
+    def pause(self) -> None:
+        if self.consuming and self.process is not None and self.process.proc.poll() is None:
+            self._control("cancel_consumer")
+        self.consuming = False
+
+    def _control(self, command: str) -> None:
+        from trustq.broker.app import producer
+
+        assert self.process is not None
+        node = self.process.nodename
+        for queue in self.QUEUES:
+            replies = getattr(producer.control, command)(
+                queue, destination=[node], reply=True, timeout=10
+            )
+            assert any(node in r for r in replies), f"{command} {queue}: {replies}"
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop(cold=True)
+
+
+_SHARED: list[SharedWorker] = []  # the run's shared worker, once a test asked for it
+
+
+@pytest.fixture(scope="session")
+def shared_worker(
+    serving_model: str,  # noqa: ARG001
+    redis_client: Any,  # noqa: ARG001
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[SharedWorker]:
+    """The run's shared worker (``SharedWorker``); ``worker`` is the fixture tests use."""
+    shared = SharedWorker(tmp_path_factory.mktemp("shared-worker"))
+    _SHARED.append(shared)
+    yield shared
+    _SHARED.remove(shared)
+    shared.stop()
+
+
+@pytest.fixture(autouse=True)
+def _shared_worker_paused() -> None:
+    for shared in _SHARED:
+        shared.pause()
+
+
+@pytest.fixture
+def worker(shared_worker: SharedWorker) -> SharedWorker:
+    """The shared worker, for this test: ``worker.consume()`` starts it consuming (a test
+    may first look at the queue untouched) and returns its process."""
+    return shared_worker
+
+
 @pytest.fixture
 def start_worker(tmp_path: Path) -> Iterator[object]:
-    """Start workers on demand; all are stopped at the end of the test."""
+    """Start workers of the test's own (other settings, or to kill); all are stopped at the
+    end of the test."""
     started: list[WorkerProcess] = []
 
     def start(concurrency: int = 1, wait: bool = True, **env: str) -> WorkerProcess:

@@ -1,4 +1,4 @@
-"""Profiles built by hand for tests."""
+"""Profiles built by hand for tests, and generated ones as a caller would send them."""
 
 from __future__ import annotations
 
@@ -51,3 +51,8 @@ def profile(**extra: Any) -> dict[str, Any]:
 
 
 TODAY = dt.date.today()
+
+
+def public(record: dict[str, Any]) -> dict[str, Any]:
+    """A generated record without what only the generator knows (its label and p_true)."""
+    return {k: v for k, v in record.items() if k not in ("label", "p_true")}

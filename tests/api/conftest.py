@@ -1,6 +1,5 @@
 """The HTTP API's fixtures: the app in this process (FastAPI's TestClient) and as `trustq api`
-serves it, API keys of each scope, a JSON log capture, and one real worker shared by a
-module."""
+serves it, API keys of each scope, a JSON log capture, and the run's shared worker."""
 
 from __future__ import annotations
 
@@ -8,21 +7,20 @@ import io
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import ROOT, WorkerProcess
+from tests.conftest import ROOT, SharedWorker, WorkerProcess
+from tests.servers import free_port
 
 
 @dataclass(frozen=True)
@@ -33,12 +31,6 @@ class Key:
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -96,28 +88,11 @@ def api_log() -> Iterator[io.StringIO]:
     root.setLevel(level)
 
 
-@pytest.fixture(scope="module")
-def module_worker(
-    serving_model: str,  # noqa: ARG001
-    redis_client: Any,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[WorkerProcess]:
-    """One real worker for the module, serving its metrics on a free port and erasing
-    resumes older than 30 days when the retention task runs."""
-    redis_client.flushdb()
-    port = free_port()
-    log_path: Path = tmp_path_factory.mktemp("api-worker") / "worker.log"
-    worker = WorkerProcess(
-        log_path,
-        1,
-        {"TRUSTQ_WORKER_METRICS_PORT": str(port), "TRUSTQ_RETENTION_DAYS": "30"},
-    )
-    worker.metrics_port = port  # type: ignore[attr-defined]
-    try:
-        worker.wait_ready()
-        yield worker
-    finally:
-        worker.stop()
+@pytest.fixture
+def live_worker(worker: SharedWorker) -> WorkerProcess:
+    """The run's shared worker, consuming for this test: it serves its metrics on
+    ``metrics_port`` and erases resumes older than 30 days when the retention task runs."""
+    return worker.consume()
 
 
 @pytest.fixture(scope="module")

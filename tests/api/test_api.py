@@ -71,7 +71,7 @@ def wait_done(http: TestClient, key: Key, sid: str, timeout: float = 120) -> dic
         time.sleep(0.3)
 
 
-@pytest.mark.usefixtures("module_worker")
+@pytest.mark.usefixtures("live_worker")
 def test_submit_poll_read_label_review_and_page(
     http: TestClient, keys: dict[str, Key], serving_model: str
 ) -> None:
@@ -199,7 +199,7 @@ def test_submit_poll_read_label_review_and_page(
     assert "artifact" not in serving[0]
 
 
-@pytest.mark.usefixtures("module_worker")
+@pytest.mark.usefixtures("live_worker")
 def test_idempotency_key_gives_the_same_submission_once(
     http: TestClient, keys: dict[str, Key]
 ) -> None:
@@ -257,7 +257,7 @@ def test_idempotency_key_gives_the_same_submission_once(
 
 
 def test_metrics_of_the_api_and_the_worker_and_trustq_status(
-    http: TestClient, keys: dict[str, Key], module_worker: WorkerProcess, serving_model: str
+    http: TestClient, keys: dict[str, Key], live_worker: WorkerProcess, serving_model: str
 ) -> None:
     sid = submit(http, keys["submit"], profile())
     assert wait_done(http, keys["read"], sid)["status"] == "done"
@@ -272,7 +272,7 @@ def test_metrics_of_the_api_and_the_worker_and_trustq_status(
     assert sample_value(text, "trustq_queue_depth", {"queue": "scoring"}) is not None
     assert sample_value(text, "trustq_oldest_queued_age_seconds") is not None
 
-    port = module_worker.metrics_port  # type: ignore[attr-defined]
+    port = live_worker.metrics_port  # type: ignore[attr-defined]
     worker = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
     scored = {"task": names.SCORE_SUBMISSION, "outcome": "success"}
     # Counted in the pool process, served by the main process (multiprocess mode).
@@ -303,7 +303,7 @@ OFF_PLATFORM = (
 
 
 def test_retention_erases_old_resumes_and_keeps_the_verdict(
-    http: TestClient, keys: dict[str, Key], module_worker: WorkerProcess
+    http: TestClient, keys: dict[str, Key], live_worker: WorkerProcess
 ) -> None:
     submitter = keys["submit"]
     old_text = submit(http, submitter, profile(resume_text=OFF_PLATFORM))
@@ -364,7 +364,7 @@ def test_retention_erases_old_resumes_and_keeps_the_verdict(
     untouched = http.get(f"/v1/evaluations/{recent}", headers=submitter.headers).json()
     assert "Telegram" in json.dumps(untouched["verdict"]["flags"])
 
-    port = module_worker.metrics_port  # type: ignore[attr-defined]
+    port = live_worker.metrics_port  # type: ignore[attr-defined]
     worker = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
     assert (sample_value(worker, "trustq_resumes_erased_total") or 0) >= 2
 
@@ -378,7 +378,7 @@ CANARY_LINK = "https://github.com/zquokkaberg"
 def test_logs_are_json_lines_with_ids_and_no_personal_data(
     http: TestClient,
     keys: dict[str, Key],
-    module_worker: WorkerProcess,
+    live_worker: WorkerProcess,
     api_log: Any,
 ) -> None:
     resume = (
@@ -405,7 +405,7 @@ def test_logs_are_json_lines_with_ids_and_no_personal_data(
 
     api_lines = [json.loads(line) for line in api_log.getvalue().splitlines()]
     worker_lines = [
-        json.loads(line) for line in module_worker.output().splitlines() if line.startswith("{")
+        json.loads(line) for line in live_worker.output().splitlines() if line.startswith("{")
     ]
     accepted = [e for e in api_lines if e.get("submission_id") == sid]
     assert accepted and accepted[0]["request_id"] == server_id
@@ -416,6 +416,6 @@ def test_logs_are_json_lines_with_ids_and_no_personal_data(
     assert scored, "the worker logs nothing with the submission id"
     assert any(e.get("request_id") == server_id for e in scored), scored
 
-    everything = api_log.getvalue() + module_worker.output()
+    everything = api_log.getvalue() + live_worker.output()
     for secret in (CANARY_NAME, CANARY_EMAIL, CANARY_PHONE, CANARY_LINK, "cut failed payments"):
         assert secret not in everything, f"{secret!r} appears in the logs"

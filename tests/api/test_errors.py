@@ -14,6 +14,7 @@ from sqlalchemy import delete, select
 
 from tests.api.conftest import Key
 from tests.cli import trustq
+from tests.conftest import empty_queues
 from tests.factories import profile, project
 from tests.resume_docs import RESUME_LINES, docx_with_text
 from trustq.db.session import session_scope
@@ -41,7 +42,7 @@ def fields(body: dict[str, Any]) -> set[str]:
 
 @pytest.fixture(autouse=True)
 def _fresh(clean_tables: None, redis_client: Any) -> None:  # noqa: ARG001
-    redis_client.flushdb()
+    empty_queues(redis_client)
 
 
 def test_keys_and_scopes(http: TestClient, keys: dict[str, Key]) -> None:

@@ -12,6 +12,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
 from tests.api.conftest import Key
+from tests.conftest import empty_queues
 from trustq.api.app import create_app
 from trustq.config import get_settings
 
@@ -28,7 +29,7 @@ schema.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.N
 def _no_leftover_messages(serving_model: str, redis_client: Any) -> Any:  # noqa: ARG001
     yield
     # Generated profiles were queued: leave no message for a later test's worker.
-    redis_client.flushdb()
+    empty_queues(redis_client)
 
 
 @schema.parametrize()

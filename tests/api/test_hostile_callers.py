@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 
 from tests.api.conftest import Key
 from tests.api.test_errors import problem
+from tests.conftest import empty_queues
 from tests.factories import profile
 from tests.hostile_files import HOSTILE_FILES, make
 from tests.resume_docs import RESUME_LINES, pdf_with_text
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.api
 
 @pytest.fixture(autouse=True)
 def _fresh(clean_tables: None, redis_client: Any) -> None:  # noqa: ARG001
-    redis_client.flushdb()
+    empty_queues(redis_client)
 
 
 def _health_during(base: str, hostile: Callable[[], httpx.Response]) -> tuple[list[float], Any]:

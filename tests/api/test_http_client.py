@@ -45,7 +45,7 @@ def test_the_two_clients_offer_the_same_calls() -> None:
         assert here == set(remote[name].parameters) - {"self"}, name
 
 
-@pytest.mark.usefixtures("module_worker")
+@pytest.mark.usefixtures("live_worker")
 def test_a_profile_sent_over_http_gets_the_verdict_the_database_holds(
     api: HttpClient, keys: dict[str, Key]
 ) -> None:
@@ -66,7 +66,7 @@ def test_a_profile_sent_over_http_gets_the_verdict_the_database_holds(
     assert api.labels(sid) == Client().labels(sid) == [label]
 
 
-@pytest.mark.usefixtures("module_worker")
+@pytest.mark.usefixtures("live_worker")
 def test_a_resume_file_goes_over_http_as_multipart(api: HttpClient) -> None:
     sent = profile()
     del sent["resume_text"]

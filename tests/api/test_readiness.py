@@ -23,9 +23,10 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.engine import make_url
 
-from tests.api.conftest import Key, free_port
+from tests.api.conftest import Key
 from tests.conftest import ROOT
 from tests.factories import profile
+from tests.servers import free_port
 from trustq.db.session import session_scope
 from trustq.db.tables import ModelStatus, ModelVersion
 

@@ -44,8 +44,8 @@ def _label(sid: uuid.UUID, key: apikeys.KeyInfo, value: str = "risky") -> None:
     labels.add_label(sid, value, source="manual", by=key.name, key=key)
 
 
-def test_retraining_counts_labelled_submissions_not_label_rows(clean_tables: None) -> None:
-    del clean_tables
+def test_retraining_counts_labelled_submissions_not_label_rows(rolled_back: None) -> None:
+    del rolled_back
     key = _key()
     one, two = _submission(), _submission()
     for _ in range(6):
@@ -60,8 +60,8 @@ def test_retraining_counts_labelled_submissions_not_label_rows(clean_tables: Non
     assert all(row.api_key == key.name for row in stored) and len(stored) == 6
 
 
-def test_a_key_over_its_daily_cap_is_refused_and_nothing_is_stored(clean_tables: None) -> None:
-    del clean_tables
+def test_a_key_over_its_daily_cap_is_refused_and_nothing_is_stored(rolled_back: None) -> None:
+    del rolled_back
     key = apikeys.set_label_policy(_key().name, per_day=3)
     sids = [_submission() for _ in range(4)]
     for sid in sids[:3]:
@@ -74,8 +74,8 @@ def test_a_key_over_its_daily_cap_is_refused_and_nothing_is_stored(clean_tables:
     _label(sids[3], _key())
 
 
-def test_an_excluded_keys_labels_leave_training_and_the_count(clean_tables: None) -> None:
-    del clean_tables
+def test_an_excluded_keys_labels_leave_training_and_the_count(rolled_back: None) -> None:
+    del rolled_back
     honest, flooder = _key(), _key()
     kept, flooded = _submission(), [_submission() for _ in range(5)]
     _label(kept, honest)

@@ -84,7 +84,7 @@ def test_concurrent_inserts_with_one_idempotency_key_make_one_row(clean_tables) 
         assert session.scalar(select(func.count()).select_from(Submission)) == 1
 
 
-def test_a_second_verdict_from_the_same_model_is_not_written(clean_tables) -> None:  # noqa: ARG001
+def test_a_second_verdict_from_the_same_model_is_not_written(rolled_back) -> None:  # noqa: ARG001
     with session_scope() as session:
         row, _ = _add(session)
         _model(session, "t-same")
@@ -97,18 +97,7 @@ def test_a_second_verdict_from_the_same_model_is_not_written(clean_tables) -> No
         assert submissions_db.get_submission(session, row.id).status == "done"
 
 
-@pytest.fixture
-def keep_serving_model(database):  # noqa: ARG001
-    """Promote back whatever served before, so later tests keep their model."""
-    with session_scope() as session:
-        before = models_db.serving_model_version(session)
-    yield
-    if before is not None:
-        with session_scope() as session:
-            models_db.promote_model(session, before[0])
-
-
-def test_only_one_model_serves(keep_serving_model) -> None:  # noqa: ARG001
+def test_only_one_model_serves(rolled_back) -> None:  # noqa: ARG001
     with session_scope() as session:
         _model(session, "t-a")
         _model(session, "t-b")

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from tests.cli import trustq
 from tests.conftest import WorkerProcess
+from tests.factories import public
 from tests.reliability import ENV as RELIABILITY_ENV
 from tests.reliability import record
 from tests.servers import PrivatePostgres, PrivateRedis, wait_for
@@ -167,10 +168,7 @@ class Trial:
 
     def profiles_file(self, n: int, seed: int) -> Path:
         path = self.folder / f"profiles-{seed}.jsonl"
-        records = [
-            {k: v for k, v in r.items() if k not in ("label", "p_true")}
-            for r in generate(n, seed=seed)
-        ]
+        records = [public(r) for r in generate(n, seed=seed)]
         for r in records:  # the generator numbers freelancers from 0 whatever the seed
             r["external_id"] = f"s{seed}-{r['external_id']}"
         path.write_text("\n".join(json.dumps(r) for r in records) + "\n")

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 from sqlalchemy import func, select
 
-from tests.conftest import WorkerProcess
+from tests.conftest import WorkerProcess, empty_queues
 from tests.servers import wait_for
 from trustq.db.session import session_scope
 from trustq.db.tables import Submission, Verdict
@@ -34,7 +34,7 @@ def hostile_worker(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[WorkerProcess]:
     """One worker for the package, on the run's database and Redis database."""
-    redis_client.flushdb()  # type: ignore[attr-defined]
+    empty_queues(redis_client)  # type: ignore[attr-defined]
     worker = WorkerProcess(
         tmp_path_factory.mktemp("hostile") / "worker.log",
         # A batch of 100,000-character resumes takes tens of seconds on a shared CPU: the

@@ -10,7 +10,8 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from tests.factories import profile
+from tests.conftest import empty_queues
+from tests.factories import profile, public
 from tests.servers import wait_for
 from trustq import client
 from trustq.data.synthetic import generate
@@ -28,11 +29,7 @@ BATCH = re.compile(
 
 @pytest.fixture(autouse=True)
 def _services(clean_tables, redis_client, serving_model) -> None:  # noqa: ARG001
-    redis_client.flushdb()
-
-
-def public(record: dict) -> dict:
-    return {k: v for k, v in record.items() if k not in ("label", "p_true")}
+    empty_queues(redis_client)
 
 
 def batches(log: str) -> list[tuple[int, int, int]]:

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -15,8 +12,8 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.cli import trustq
-from tests.conftest import ROOT
-from tests.factories import profile
+from tests.conftest import empty_queues
+from tests.factories import profile, public
 from trustq import client
 from trustq.data.synthetic import generate
 from trustq.db.session import session_scope
@@ -35,10 +32,6 @@ AUDIT_FIELDS = (
     "submitted_at",
     "scored_at",
 )
-
-
-def public(record: dict) -> dict:
-    return {k: v for k, v in record.items() if k not in ("label", "p_true")}
 
 
 def verdict_counts() -> dict[uuid.UUID, int]:
@@ -60,10 +53,10 @@ def wait_for(condition, timeout: float, what: str) -> None:
 
 @pytest.fixture(autouse=True)
 def _services(clean_tables, redis_client, serving_model) -> None:  # noqa: ARG001
-    redis_client.flushdb()
+    empty_queues(redis_client)
 
 
-def test_fifty_profiles_get_fifty_verdicts_with_audit_fields(tmp_path: Path, start_worker) -> None:
+def test_fifty_profiles_get_fifty_verdicts_with_audit_fields(tmp_path: Path, worker) -> None:
     records = [public(r) for r in generate(50, seed=7)]
     path = tmp_path / "profiles.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in records) + "\n")
@@ -73,7 +66,7 @@ def test_fifty_profiles_get_fifty_verdicts_with_audit_fields(tmp_path: Path, sta
     ids = done.stdout.split()
     assert len(ids) == 50 and len(set(ids)) == 50
 
-    start_worker()
+    worker.consume()
     verdicts = [client.wait_for_verdict(i, timeout=240) for i in ids]
 
     assert {v.external_id for v in verdicts} == {r["external_id"] for r in records}
@@ -123,14 +116,14 @@ def test_fifty_profiles_get_fifty_verdicts_with_audit_fields(tmp_path: Path, sta
 
 
 def test_same_idempotency_key_twice_gives_one_submission_and_one_verdict(
-    start_worker, redis_client
+    worker, redis_client
 ) -> None:
     data = profile(idempotency_key="signup-42")
     first = client.enqueue(data)
     second = client.enqueue(data)
     assert first == second
     assert redis_client.llen("scoring") == 1
-    start_worker()
+    worker.consume()
     client.wait_for_verdict(first, timeout=120)
     time.sleep(2)
     with session_scope() as session:
@@ -189,36 +182,15 @@ def test_invalid_profiles_are_refused_with_nothing_stored_or_queued(
     assert "experience_level: Input should be 'entry', 'mid', 'senior' or 'expert'" in single.stderr
 
 
-def test_a_stored_payload_that_cannot_be_scored_fails_once_with_its_reason(start_worker) -> None:
+def test_a_stored_payload_that_cannot_be_scored_fails_once_with_its_reason(worker) -> None:
     sid = client.enqueue(profile())
     # Corrupt the stored payload behind the API's back, as a bad migration might.
     with session_scope() as session:
         row = session.get(Submission, sid)
         row.payload = {**row.payload, "experience_level": "wizard"}
-    start_worker()
+    worker.consume()
     wait_for(lambda: client.submission_status(sid)[0] == "failed", 120, "the failure")
     status, reason = client.submission_status(sid)
     assert "experience_level" in reason
     with pytest.raises(client.SubmissionFailed):
         client.get_verdict(sid)
-
-
-def test_the_embedded_default_runs_the_demo(tmp_path: Path) -> None:
-    samples = tmp_path / "samples.jsonl"
-    samples.write_text("\n".join(json.dumps(public(r)) for r in generate(4, seed=5)) + "\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRUSTQ_")}
-    env.update(TRUSTQ_DATA_DIR=str(tmp_path / "embedded"), TRUSTQ_TORCH_THREADS="1")
-    done = subprocess.run(
-        [sys.executable, "-m", "trustq", "demo", "--train-size", "200", "--profiles", str(samples)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "embedded SQLite" in done.stderr
-    assert (tmp_path / "embedded" / "trustq.db").exists()
-    assert "4 verdicts stored" in done.stderr
-    for record in generate(4, seed=5):
-        assert record["external_id"] in done.stdout

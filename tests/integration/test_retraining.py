@@ -23,6 +23,7 @@ from sqlalchemy import delete, select
 from tests.cli import trustq
 from tests.conftest import REDIS_URL, ROOT
 from tests.factories import profile as make_profile
+from tests.factories import public
 from trustq import client
 from trustq.config import Settings
 from trustq.data.synthetic import generate
@@ -93,7 +94,7 @@ def _labelled_submissions(records: list[dict], labels: list[str], source: str) -
     ids = []
     with session_scope() as session:
         for record in records:
-            payload = {k: v for k, v in record.items() if k not in ("label", "p_true")}
+            payload = public(record)
             parse_profile(payload)
             row, _ = submissions_db.add_submission(
                 session,

@@ -32,25 +32,21 @@ CASES = [
 
 
 @pytest.fixture(scope="module")
-def verdicts(database, redis_client, serving_model, tmp_path_factory) -> dict[str, Any]:  # noqa: ARG001
+def verdicts(database, redis_client, shared_worker) -> dict[str, Any]:  # noqa: ARG001
     """Every case scored once by a real worker (the module's tests read the verdicts)."""
     from sqlalchemy import text
 
-    from tests.conftest import WorkerProcess
+    from tests.conftest import empty_queues
     from trustq.db.session import session_scope
 
-    redis_client.flushdb()
+    shared_worker.pause()
+    empty_queues(redis_client)
     with session_scope() as session:
         session.execute(text("TRUNCATE verdicts, labels, resume_bands, submissions"))
     ids = client.enqueue_many([c["profile"] for c in CASES], submitted_by="reviewer-cases")
-    worker = WorkerProcess(tmp_path_factory.mktemp("worker") / "worker.log")
-    try:
-        worker.wait_ready()
-        pairs = zip(CASES, ids, strict=True)
-        found = {c["case"]: client.wait_for_verdict(e.id, timeout=600) for c, e in pairs}
-    finally:
-        worker.stop()
-    return found
+    shared_worker.consume()
+    pairs = zip(CASES, ids, strict=True)
+    return {c["case"]: client.wait_for_verdict(e.id, timeout=600) for c, e in pairs}
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["case"] for c in CASES])

@@ -13,6 +13,7 @@ from kombu import Queue
 from sqlalchemy import update
 
 from tests.cli import trustq
+from tests.conftest import empty_queues
 from tests.factories import profile
 from tests.servers import free_port
 from trustq import client
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(autouse=True)
 def _services(clean_tables, redis_client, serving_model) -> None:  # noqa: ARG001
-    redis_client.flushdb()
+    empty_queues(redis_client)
 
 
 def _stored(status: str = "queued", attempts: int = 0, age_s: float = 3600) -> uuid.UUID:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli import trustq
+from tests.conftest import empty_queues
 from tests.factories import profile
 from tests.resume_docs import RESUME_LINES, docx_with_text, pdf_with_text, pdf_without_text
 from trustq import client
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(autouse=True)
 def _services(clean_tables, redis_client, serving_model) -> None:  # noqa: ARG001
-    redis_client.flushdb()
+    empty_queues(redis_client)
 
 
 def without_text(**extra) -> dict:
@@ -26,7 +27,7 @@ def without_text(**extra) -> dict:
     return data
 
 
-def test_resume_files_are_read_or_fail_with_their_reason(start_worker) -> None:
+def test_resume_files_are_read_or_fail_with_their_reason(worker) -> None:
     good_docx = client.enqueue(
         without_text(), resume_file=("cv.docx", docx_with_text(RESUME_LINES))
     )
@@ -36,7 +37,7 @@ def test_resume_files_are_read_or_fail_with_their_reason(start_worker) -> None:
             without_text(), resume_file=("cv.pdf", pdf_with_text(RESUME_LINES, password="pw"))
         )
     scanned = client.enqueue(without_text(), resume_file=("scan.pdf", pdf_without_text()))
-    start_worker()
+    worker.consume()
 
     for sid in (good_docx, good_pdf):
         verdict = client.wait_for_verdict(sid, timeout=120)
@@ -67,12 +68,12 @@ def test_the_cli_takes_a_resume_file(tmp_path: Path) -> None:
     assert "only .pdf and .docx" in refused.stderr
 
 
-def test_the_same_resume_under_another_freelancer_is_flagged(start_worker) -> None:
+def test_the_same_resume_under_another_freelancer_is_flagged(worker) -> None:
     text = (
         "Senior data engineer. Designed Airflow pipelines moving 2 TB a day for a logistics "
         "firm in 2021 and cut warehouse costs by 31% by partitioning BigQuery tables."
     )
-    start_worker()
+    worker.consume()
 
     def dup_flag(sid):
         verdict = client.wait_for_verdict(sid, timeout=120)
@@ -95,9 +96,9 @@ def test_the_same_resume_under_another_freelancer_is_flagged(start_worker) -> No
     assert near["evidence"]["similarity"] >= 0.8
 
 
-def test_review_queue_and_decisions_keep_history(start_worker) -> None:
+def test_review_queue_and_decisions_keep_history(worker) -> None:
     sid = client.enqueue(profile())
-    start_worker()
+    worker.consume()
     verdict = client.wait_for_verdict(sid, timeout=120)
     queued = {v.submission_id for v in client.review_queue()}
     assert (verdict.recommendation in ("review", "risky")) == (str(sid) in queued)

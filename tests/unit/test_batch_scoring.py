@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.factories import profile
+from tests.factories import profile, public
 from trustq.config import get_settings
 from trustq.data.synthetic import generate
 from trustq.db.submissions import ResumeMatch
@@ -63,10 +63,7 @@ def runtime() -> Runtime:
 
 def _profiles(n: int) -> list[Profile]:
     records = generate(n, seed=41, resume_words=(40, 400))
-    return [
-        Profile.model_validate({k: v for k, v in r.items() if k not in ("label", "p_true")})
-        for r in records
-    ]
+    return [Profile.model_validate(public(r)) for r in records]
 
 
 def test_a_batch_gives_each_profile_the_verdict_it_gets_alone(runtime: Runtime) -> None:

@@ -650,3 +650,16 @@ def test_scorer_refuses_a_model_without_reference_inputs() -> None:
     data = serialise(net, meta)
     with pytest.raises(ValueError, match="reference"):
         Scorer(*deserialise(data, sha256_hex(data)), version="old")
+
+
+def test_torch_threads_holds_for_the_block_and_restores_after() -> None:
+    import torch
+
+    from trustq.models.threads import torch_threads
+
+    before = torch.get_num_threads()
+    inside = 1 if before != 1 else 2
+    with pytest.raises(RuntimeError), torch_threads(inside):
+        assert torch.get_num_threads() == inside
+        raise RuntimeError("the block failed")
+    assert torch.get_num_threads() == before

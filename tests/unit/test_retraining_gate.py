@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+from tests.factories import public
 from trustq.config import Settings
 from trustq.data.synthetic import generate
 from trustq.db.labels import LabelledSubmission
@@ -50,7 +51,7 @@ def test_the_holdout_is_the_base_test_split_plus_the_newest_labels() -> None:
     labelled = [
         LabelledSubmission(
             submission_id=uuid.uuid4(),
-            payload={k: v for k, v in r.items() if k not in ("label", "p_true")},
+            payload=public(r),
             label="risky" if r["label"] else "trustworthy",
             labelled_at=now + dt.timedelta(minutes=i),
             submitted_at=now,

@@ -29,6 +29,7 @@ from tqdm import tqdm
 from trustq.models.features import STEP_FEATURES, profile_features
 from trustq.models.network import TrustNet
 from trustq.models.profile_features import PROFILE_FEATURES
+from trustq.models.threads import torch_threads
 from trustq.schemas import Profile
 
 CLASS_NAMES = ("trustworthy", "risky")
@@ -371,12 +372,8 @@ def train(
     if len(train_idx) == 0 or len(val_idx) == 0:
         raise ValueError("train and validation sets must both be non-empty")
     started = time.perf_counter()
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(cfg.threads or 1)
-    try:
+    with torch_threads(cfg.threads or 1):
         return _train(ds, train_idx, val_idx, cfg, started)
-    finally:
-        torch.set_num_threads(previous_threads)
 
 
 def _train(

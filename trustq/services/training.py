@@ -26,6 +26,7 @@ from trustq.db.tables import ModelStatus, ModelVersion
 from trustq.models import baselines, report, training
 from trustq.models.artifact import serialise, sha256_hex
 from trustq.models.scorer import Reference
+from trustq.models.threads import torch_threads
 from trustq.rules.inputs import LengthRange
 from trustq.schemas import LabelledProfile, describe_errors
 from trustq.scoring.embeddings import embed_with_cache
@@ -121,7 +122,8 @@ def train_and_register(
     encoder = make_encoder(settings)
     progress(f"embedding {len(profiles)} resumes with {encoder.name} (cached by text hash)")
     started = time.perf_counter()
-    embeddings = embed_with_cache(encoder, [p.resume_text for p in profiles])
+    with torch_threads(settings.resolved_torch_threads):
+        embeddings = embed_with_cache(encoder, [p.resume_text for p in profiles])
     encoder_seconds = time.perf_counter() - started
 
     labels = np.array([p.label for p in profiles], dtype=np.int64)

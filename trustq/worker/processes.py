@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -90,13 +91,14 @@ class WorkerProcess(Launched):
         queues: str | None = None,
         loglevel: str | None = None,
     ) -> None:
-        args = ["worker", "--concurrency", str(concurrency)]
-        args += ["--name", f"{name}-{uuid.uuid4().hex[:6]}@%h"]
+        node = f"{name}-{uuid.uuid4().hex[:6]}"
+        args = ["worker", "--concurrency", str(concurrency), "--name", f"{node}@%h"]
         if queues is not None:
             args += ["--queues", queues]
         if loglevel is not None:
             args += ["--loglevel", loglevel]
         self.concurrency = concurrency
+        self.nodename = f"{node}@{socket.gethostname()}"  # what Celery's control commands name
         super().__init__(args, log_path, env)
 
     def wait_loaded(self, timeout: float = 300.0) -> None:
