@@ -191,8 +191,10 @@ def load_table(load: dict[str, Any]) -> list[str]:
               f"{redis['peak_per_queued_message']} (queue peaked at "
               f"{redis['peak_queue_length']})"]),
         *(_row([f"worker resident memory {k.replace('_', ' ')}", mib(rss[k])]) for k in marks),
-        _row(["ratio (target: within 10%)",
-              f"{rss['ratio']} ({'within' if rss['within_10_percent'] else 'NOT within'} 10%)"]),
+        # A run of 1,000 or fewer has one mark: no growth to measure, so no ratio to show.
+        *([_row(["ratio (target: within 10%)",
+                 f"{rss['ratio']} ({'within' if rss['within_10_percent'] else 'NOT within'} 10%)"])]
+          if len(marks) > 1 else []),
         *([_row(["worker resident memory every 1,000 verdicts",
                  ", ".join(f"{int(k):,}: {mib(v)}" for k, v in curve.items())])]
           if curve else []),
