@@ -193,8 +193,6 @@ class SharedWorker:
     control), so each test starts with the queues to itself, and a test with workers of its
     own, or with none, keeps them so."""
 
-    QUEUES = ("scoring", "training", "maintenance")
-
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.process: WorkerProcess | None = None
@@ -225,11 +223,12 @@ class SharedWorker:
         self.consuming = False
 
     def _control(self, command: str) -> None:
+        from trustq.broker import names
         from trustq.broker.app import producer
 
         assert self.process is not None
         node = self.process.nodename
-        for queue in self.QUEUES:
+        for queue in names.QUEUES:
             replies = getattr(producer.control, command)(
                 queue, destination=[node], reply=True, timeout=10
             )

@@ -31,7 +31,7 @@ TRAIN_SIZE = 200  # the smallest the command takes
 @dataclass
 class DemoRun:
     folder: Path
-    proc: subprocess.Popen[str]
+    proc: subprocess.Popen[bytes]
 
     @classmethod
     def start(cls) -> DemoRun:
@@ -43,16 +43,16 @@ class DemoRun:
         # One thread: a low-priority process that spins OpenMP threads only slows itself.
         env.update(TRUSTQ_DATA_DIR=str(folder / "embedded"), TRUSTQ_TORCH_THREADS="1")
         command = [sys.executable, "-m", "trustq", "demo", "--train-size", str(TRAIN_SIZE)]
-        proc = subprocess.Popen(
-            [*command, "--profiles", str(samples)],
-            cwd=ROOT,
-            env=env,
-            stdout=(folder / "stdout").open("w"),
-            stderr=(folder / "stderr").open("w"),
-            text=True,
-            preexec_fn=lambda: os.nice(10),  # before the tests start threads
-            start_new_session=True,
-        )
+        with (folder / "stdout").open("wb") as out, (folder / "stderr").open("wb") as err:
+            proc = subprocess.Popen(
+                [*command, "--profiles", str(samples)],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=err,
+                preexec_fn=lambda: os.nice(10),  # before the tests start threads
+                start_new_session=True,
+            )
         return cls(folder, proc)
 
     def wait(self, timeout: float) -> tuple[int, str, str]:

@@ -4,6 +4,8 @@ SCORING_QUEUE = "scoring"
 TRAINING_QUEUE = "training"
 # Short housekeeping tasks (the sweeper): kept apart so a scoring backlog cannot delay them.
 MAINTENANCE_QUEUE = "maintenance"
+# Every queue a worker consumes by default.
+QUEUES = (SCORING_QUEUE, TRAINING_QUEUE, MAINTENANCE_QUEUE)
 
 SCORE_SUBMISSION = "trustq.score_submission"
 TRAIN_MODEL = "trustq.train_model"

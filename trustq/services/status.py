@@ -21,8 +21,6 @@ from trustq.db.tables import SubmissionStatus, utcnow
 
 log = logging.getLogger(__name__)
 
-QUEUES = (names.SCORING_QUEUE, names.TRAINING_QUEUE, names.MAINTENANCE_QUEUE)
-
 
 @dataclass(frozen=True)
 class DatabaseSnapshot:
@@ -55,7 +53,7 @@ def queue_depths() -> dict[str, int]:
     with producer.connection_for_read() as conn:
         conn.ensure_connection(max_retries=0)
         channel = conn.default_channel
-        for queue in QUEUES:
+        for queue in names.QUEUES:
             try:
                 depths[queue] = channel.queue_declare(queue=queue, passive=True).message_count
             except conn.channel_errors:
