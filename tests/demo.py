@@ -1,6 +1,6 @@
-"""``trustq demo`` as a new user runs it: no server configured, so the embedded default
-(SQLite and a local broker in its own folder) trains a model, starts a worker and scores
-samples.
+"""``trustq demo`` as a new user runs it (``make demo``): no server configured and no
+option, so the embedded default (SQLite and a local broker in its own folder) trains a
+model, starts a worker and scores the samples the package ships.
 
 The demo shares nothing with the rest of a run (its folder, database and broker are its
 own), so the run starts it as soon as the tests are collected and lets it work beside them
@@ -8,23 +8,20 @@ at a low priority, on the cores the other tests leave idle; its test waits for i
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
-from tests.factories import public
-from trustq.data.synthetic import generate
-
 TEST_NAME = "test_the_embedded_default_runs_the_demo"
-SAMPLES_SEED = 5
+# What the demo scores when no --profiles is given.
+SAMPLES = resources.files("trustq.data") / "samples.jsonl"
 TRAIN_SIZE = 200  # the smallest the command takes
 
 
@@ -36,17 +33,15 @@ class DemoRun:
     @classmethod
     def start(cls) -> DemoRun:
         folder = Path(tempfile.mkdtemp(prefix="trustq-demo-"))
-        samples = folder / "samples.jsonl"
-        records = generate(4, seed=SAMPLES_SEED)
-        samples.write_text("\n".join(json.dumps(public(r)) for r in records) + "\n")
         env = {k: v for k, v in os.environ.items() if not k.startswith("TRUSTQ_")}
         # One thread: a low-priority process that spins OpenMP threads only slows itself.
         env.update(TRUSTQ_DATA_DIR=str(folder / "embedded"), TRUSTQ_TORCH_THREADS="1")
         command = [sys.executable, "-m", "trustq", "demo", "--train-size", str(TRAIN_SIZE)]
+        # From a folder outside the checkout, as an installed trustq would find its samples.
         with (folder / "stdout").open("wb") as out, (folder / "stderr").open("wb") as err:
             proc = subprocess.Popen(
-                [*command, "--profiles", str(samples)],
-                cwd=ROOT,
+                command,
+                cwd=folder,
                 env=env,
                 stdout=out,
                 stderr=err,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from importlib import resources
 from pathlib import Path
 from typing import Annotated
 
@@ -68,7 +69,7 @@ def demo(
     else:
         err.print(f"[bold]2/4[/] model {serving} is serving")
 
-    sample_path = profiles or Path(__file__).parent / "data" / "samples.jsonl"
+    sample_path = profiles or resources.files("trustq.data") / "samples.jsonl"
     batch = parse_document(sample_path.read_text(encoding="utf-8"))
     if batch.bad:
         raise fail(f"{sample_path}: " + "; ".join(str(b) for b in batch.bad))
