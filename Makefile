@@ -19,7 +19,7 @@ demo: setup
 	$(VENV)/bin/trustq demo
 
 test: setup lint
-	$(VENV)/bin/pytest --durations=15
+	$(VENV)/bin/pytest -n 2 --dist loadfile --durations=15
 
 # The fault trials, the hostile input and the load run, then their counts into
 # docs/reliability.md. LOAD_N=2000 for a quick run; LOAD_N=0 skips the load run.

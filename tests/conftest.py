@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.factories import MODEL_RESUME_WORDS
 from tests.servers import free_port
 from trustq.worker.processes import WorkerProcess
 
@@ -24,7 +25,12 @@ __all__ = ["ROOT", "WorkerProcess"]
 PG_ADMIN_URL = os.environ.get(
     "TRUSTQ_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
-REDIS_URL = os.environ.get("TRUSTQ_TEST_REDIS", "redis://127.0.0.1:6379/13")
+# In a parallel run (pytest-xdist) each worker process counts down from the run's number.
+_XDIST_INDEX = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:])
+_REDIS_BASE, _REDIS_DB = os.environ.get("TRUSTQ_TEST_REDIS", "redis://127.0.0.1:6379/13").rsplit(
+    "/", 1
+)
+REDIS_URL = f"{_REDIS_BASE}/{int(_REDIS_DB) - _XDIST_INDEX}"
 TEST_DB = f"trustq_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
 DATA_DIR = Path(tempfile.mkdtemp(prefix="trustq-tests-"))
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,11 +67,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Start ``trustq demo`` beside the run when its test is selected (``tests/demo.py``)."""
+    """Start ``trustq demo`` beside the run when its test is selected (``tests/demo.py``);
+    in a parallel run its controller does (below)."""
     from tests.demo import DEMO, TEST_NAME, DemoRun
 
-    if any(item.name == TEST_NAME for item in session.items):
+    parallel = hasattr(session.config, "workerinput")
+    if not parallel and any(item.name == TEST_NAME for item in session.items):
         session.config.stash[DEMO] = DemoRun.start()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
+    """The controller of a parallel run starts the demo once, where its workers find it."""
+    from tests.demo import DEMO, TEST_NAME, DemoRun, shared_folder
+
+    config = node.config
+    if DEMO not in config.stash and any(i.endswith("::" + TEST_NAME) for i in ids):
+        config.stash[DEMO] = DemoRun.start(shared_folder(node.workerinput["testrunuid"]))
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -162,7 +180,10 @@ def rolled_back(database: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None
 
 @pytest.fixture(scope="session")
 def serving_model(database: str) -> str:  # noqa: ARG001
-    """A small model trained on synthetic data and registered as serving."""
+    """A small model trained on synthetic data and registered as serving. Its resumes are
+    short (one encoder window each, so it trains in seconds) but for ten of 2,000 words, so
+    that the length range it records (1st to 99th percentile of tokens) spans real resumes:
+    scoring tests send those and would otherwise all get a length notice."""
     from trustq.config import get_settings
     from trustq.data.synthetic import REFERENCE_DATE
     from trustq.models.training import TrainConfig
@@ -170,10 +191,11 @@ def serving_model(database: str) -> str:  # noqa: ARG001
 
     report = train_and_register(
         get_settings(),
-        synthetic_profiles(300, seed=1),
+        synthetic_profiles(300, seed=1, resume_words=MODEL_RESUME_WORDS)
+        + synthetic_profiles(10, seed=2, resume_words=(1900, 2000)),
         as_of=REFERENCE_DATE,
         created_by="tests",
-        config=TrainConfig(max_epochs=4, seed=1, progress=False, threads=1),
+        config=TrainConfig(max_epochs=4, seed=1, progress=False),
     )
     return report.version
 
@@ -184,6 +206,9 @@ def empty_queues(client: Any) -> None:
     keys = [k for k in client.scan_iter() if not k.startswith(b"_kombu.binding.")]
     if keys:
         client.delete(*keys)
+
+
+BRPOP_TIMEOUT = 1.0  # kombu's Redis transport default
 
 
 class SharedWorker:
@@ -220,6 +245,9 @@ class SharedWorker:
     def pause(self) -> None:
         if self.consuming and self.process is not None and self.process.proc.poll() is None:
             self._control("cancel_consumer")
+            # A BRPOP the worker issued before the cancel can still take a message for up
+            # to kombu's brpop_timeout (1 s); the test starts once that one has returned.
+            time.sleep(BRPOP_TIMEOUT + 0.2)
         self.consuming = False
 
     def _control(self, command: str) -> None:

@@ -6,6 +6,11 @@ import datetime as dt
 import uuid
 from typing import Any
 
+# The resume lengths (words) of most of the run's model's training set and of the base set
+# its retraining tests train on: one encoder window each, so training embeds in seconds.
+# Scoring tests keep the generator's real-length resumes.
+MODEL_RESUME_WORDS = (60, 130)
+
 
 def project(start: str = "2021-01-01", months: float = 4, **extra: Any) -> dict[str, Any]:
     data: dict[str, Any] = {

@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     # split is the fixed part of the promotion holdout.
     retrain_base_size: int = Field(default=6000, ge=100)
     retrain_base_seed: int = Field(default=0, ge=0)
+    # The base set's resume lengths in words, as [low, high]; unset, the generator's mixture
+    # of full resumes and short blurbs. A platform whose profiles are blurbs sets it so.
+    retrain_base_resume_words: tuple[int, int] | None = None
     # The most recent labelled submissions (this share of them) are held out, never trained on.
     retrain_holdout_fraction: float = Field(default=0.2, gt=0, lt=1)
     retrain_max_epochs: int = Field(default=50, ge=1)
@@ -176,6 +179,11 @@ class Settings(BaseSettings):
             raise ValueError("TRUSTQ_TASK_TIME_LIMIT must exceed TRUSTQ_TASK_SOFT_TIME_LIMIT")
         if self.visibility_timeout <= self.task_time_limit:
             raise ValueError("TRUSTQ_VISIBILITY_TIMEOUT must exceed TRUSTQ_TASK_TIME_LIMIT")
+        words = self.retrain_base_resume_words
+        if words is not None and not 1 <= words[0] <= words[1]:
+            raise ValueError(
+                "TRUSTQ_RETRAIN_BASE_RESUME_WORDS must be [low, high] with 1 <= low <= high"
+            )
         if self.medium_risk_min_score > self.low_risk_min_score:
             raise ValueError(
                 "TRUSTQ_MEDIUM_RISK_MIN_SCORE must not exceed TRUSTQ_LOW_RISK_MIN_SCORE"

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from tests.factories import MODEL_RESUME_WORDS
 from trustq.cli import app
 from trustq.config import get_settings
 from trustq.data import synthetic
@@ -25,14 +26,15 @@ from trustq.services.evaluation import EvaluationError, evaluate_version
 
 pytestmark = pytest.mark.db
 
-# The serving_model fixture trains on generate(300, seed=1); these are its first rows, so
+# The serving_model fixture trains on generate(300, seed=1, resume_words=MODEL_RESUME_WORDS);
+# these are its first rows, so
 # their embeddings are already cached.
 N_EVAL = 60
 
 
 @pytest.fixture(scope="module")
 def records() -> list[dict]:
-    return synthetic.generate(N_EVAL, seed=1)
+    return synthetic.generate(N_EVAL, seed=1, resume_words=MODEL_RESUME_WORDS)
 
 
 def _load(version: str):

@@ -6,14 +6,15 @@ import json
 
 import pytest
 
-from tests.demo import DEMO, SAMPLES, DemoRun
+from tests.demo import DEMO, SAMPLES, DemoRun, started_for
 
 pytestmark = pytest.mark.integration
 
 
 def test_the_embedded_default_runs_the_demo(request: pytest.FixtureRequest) -> None:
-    demo = request.config.stash.get(DEMO, None) or DemoRun.start()
-    request.config.stash[DEMO] = demo
+    demo = started_for(request.config)
+    if demo is None:
+        demo = request.config.stash[DEMO] = DemoRun.start()
     code, stdout, stderr = demo.wait(timeout=900)
     assert code == 0, stderr[-3000:]
     assert "embedded SQLite" in stderr

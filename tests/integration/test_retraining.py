@@ -9,6 +9,7 @@ the slowest part of a run on two cores, has nothing new to embed.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
@@ -22,8 +23,8 @@ from sqlalchemy import delete, select
 
 from tests.cli import trustq
 from tests.conftest import REDIS_URL, ROOT
+from tests.factories import MODEL_RESUME_WORDS, public
 from tests.factories import profile as make_profile
-from tests.factories import public
 from trustq import client
 from trustq.config import Settings
 from trustq.data.synthetic import generate
@@ -45,12 +46,13 @@ from trustq.services.submissions import parse_profile
 from trustq.worker.processes import BeatProcess
 
 # The serving model's base set, labelled again; a run embeds none of it anew.
-LABELLED = generate(300, seed=1)
+LABELLED = generate(300, seed=1, resume_words=MODEL_RESUME_WORDS)
 
 # Every run trains on the serving model's own base set (see the module docstring).
 RETRAIN_ENV = {
     "TRUSTQ_RETRAIN_BASE_SIZE": "300",
     "TRUSTQ_RETRAIN_BASE_SEED": "1",
+    "TRUSTQ_RETRAIN_BASE_RESUME_WORDS": json.dumps(MODEL_RESUME_WORDS),
     "TRUSTQ_RETRAIN_MAX_EPOCHS": "6",
     "TRUSTQ_RETRAIN_CHECK_SECONDS": "2",
     "TRUSTQ_REASON_SENTENCES": "never",

@@ -168,7 +168,11 @@ def split_holdout(
 def assemble(settings: Settings, labelled: Sequence[labels_db.LabelledSubmission]) -> RunData:
     """The base synthetic set and the labelled submissions, split into train, validation
     and the holdout (the base test split plus the most recent labelled submissions)."""
-    base = synthetic_profiles(settings.retrain_base_size, settings.retrain_base_seed)
+    base = synthetic_profiles(
+        settings.retrain_base_size,
+        settings.retrain_base_seed,
+        resume_words=settings.retrain_base_resume_words,
+    )
     b_train, b_val, b_test = training.stratified_split(
         [p.label for p in base], settings.retrain_base_seed
     )
@@ -307,6 +311,8 @@ def _train_and_judge(
     config = training.TrainConfig(
         max_epochs=settings.retrain_max_epochs, seed=settings.retrain_base_seed, progress=False
     )
+    words = settings.retrain_base_resume_words
+    lengths = f", resumes of {words[0]}-{words[1]} words" if words else ""
     report = train_and_register(
         settings,
         data.profiles,
@@ -315,8 +321,8 @@ def _train_and_judge(
         serve=False,
         config=config,
         data_description=(
-            f"{settings.retrain_base_size} synthetic profiles (seed {settings.retrain_base_seed}) "
-            f"and {data.n_labelled_train} labelled submissions"
+            f"{settings.retrain_base_size} synthetic profiles (seed {settings.retrain_base_seed}"
+            f"{lengths}) and {data.n_labelled_train} labelled submissions"
         ),
         split=(data.train_idx, data.val_idx, data.holdout_idx),
         labels_until=data.labels_until,
