@@ -27,7 +27,7 @@ RELIABILITY := .trustq/reliability
 LOAD_N ?= 20000
 reliability: setup
 	rm -rf $(RELIABILITY) && mkdir -p $(RELIABILITY)
-	TRUSTQ_RELIABILITY_DIR=$(RELIABILITY) $(VENV)/bin/pytest tests/faults tests/hostile; \
+	TRUSTQ_TEST_RELIABILITY_DIR=$(RELIABILITY) $(VENV)/bin/pytest tests/faults tests/hostile; \
 	status=$$?; \
 	if [ "$(LOAD_N)" != 0 ]; then \
 	  $(PY) benchmarks/load.py --n $(LOAD_N) --out $(RELIABILITY)/load.json || status=1; \

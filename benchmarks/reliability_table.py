@@ -1,6 +1,6 @@
 """Render the tables of docs/reliability.md from the counts a run of the trials wrote.
 
-    TRUSTQ_RELIABILITY_DIR=.trustq/reliability pytest tests/faults tests/hostile
+    TRUSTQ_TEST_RELIABILITY_DIR=.trustq/reliability pytest tests/faults tests/hostile
     python benchmarks/load.py --out .trustq/reliability/load.json
     python benchmarks/reliability_table.py .trustq/reliability --update docs/reliability.md
 
@@ -225,7 +225,7 @@ def main() -> None:
     args = parser.parse_args()
     if not args.folder.is_dir():
         raise SystemExit(
-            f"{args.folder} does not exist: run the trials with TRUSTQ_RELIABILITY_DIR"
+            f"{args.folder} does not exist: run the trials with TRUSTQ_TEST_RELIABILITY_DIR"
         )
     text = render(args.folder, args.load or (args.folder / "load.json"))
     if args.update is None:

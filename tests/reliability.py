@@ -1,5 +1,5 @@
-"""Counts for docs/reliability.md. Trials write them when TRUSTQ_RELIABILITY_DIR names a folder;
-``benchmarks/reliability_table.py`` turns that folder into the report's tables."""
+"""Counts for docs/reliability.md. Trials write them when TRUSTQ_TEST_RELIABILITY_DIR names a
+folder; ``benchmarks/reliability_table.py`` turns that folder into the report's tables."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-ENV = "TRUSTQ_RELIABILITY_DIR"
+ENV = "TRUSTQ_TEST_RELIABILITY_DIR"
 
 
 def record(kind: str, name: str, **fields: Any) -> None:

@@ -36,7 +36,7 @@ def wait_for(condition: Callable[[], object], timeout: float, what: str, every=0
 
 
 def _pg_bin(name: str) -> str:
-    override = os.environ.get("TRUSTQ_PG_BIN")
+    override = os.environ.get("TRUSTQ_TEST_PG_BIN")
     candidates = [str(Path(override) / name)] if override else []
     candidates += sorted(
         glob.glob(f"/usr/lib/postgresql/*/bin/{name}"),
@@ -51,7 +51,7 @@ def _pg_bin(name: str) -> str:
         return found
     raise FileNotFoundError(
         f"PostgreSQL's {name} was not found (looked in /usr/lib/postgresql/*/bin and PATH; "
-        "set TRUSTQ_PG_BIN to its folder)"
+        "set TRUSTQ_TEST_PG_BIN to its folder)"
     )
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
 import os
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -15,6 +17,16 @@ class Settings(BaseSettings):
     """Every knob of trustq. With no database or broker URL, an embedded default is used."""
 
     model_config = SettingsConfigDict(env_prefix="TRUSTQ_", extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_unknown_variables(cls, data: object) -> object:
+        """A misspelt variable (``TRUSTQ_DATABSE_URL``) would otherwise be ignored and its
+        setting left at its default, the embedded database for instance."""
+        unknown = unknown_variables(os.environ)
+        if unknown:
+            raise ValueError("; ".join(unknown))
+        return data
 
     # Where the embedded default keeps its SQLite files and training runs keep artifacts.
     data_dir: Path = Path(".trustq")
@@ -76,6 +88,9 @@ class Settings(BaseSettings):
     # arrived since the serving model's training cut-off, and queues one run at this many.
     retrain_check_seconds: float = Field(default=300.0, ge=1)
     retrain_min_new_labels: int = Field(default=200, ge=1)
+    # Also queue a run at these times (a crontab expression, e.g. "0 3 * * 0": Sundays at
+    # 03:00 UTC) when at least one submission was labelled since the last cut-off. Off unset.
+    retrain_schedule: str | None = None
     # The base synthetic set every run trains on besides the labelled submissions; its test
     # split is the fixed part of the promotion holdout.
     retrain_base_size: int = Field(default=6000, ge=100)
@@ -173,6 +188,13 @@ class Settings(BaseSettings):
             raise ValueError("TRUSTQ_BROKER_URL must be a redis:// URL or a sqla+ URL")
         return value
 
+    @field_validator("retrain_schedule")
+    @classmethod
+    def _crontab(cls, value: str | None) -> str | None:
+        if value is not None:
+            cron(value)
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
         if self.task_time_limit <= self.task_soft_time_limit:
@@ -228,6 +250,52 @@ class Settings(BaseSettings):
     @property
     def resolved_pool_size(self) -> int:
         return self.db_pool_size or self.resolved_concurrency + 2
+
+
+def cron(expression: str) -> Any:
+    """The Celery crontab of an expression of five fields (minute, hour, day of month,
+    month, day of week) as cron reads it; ValueError names a bad one."""
+    from celery.schedules import crontab
+
+    fields = expression.split()
+    if len(fields) != 5:
+        raise ValueError(
+            f"{expression!r} is not a crontab expression of five fields "
+            "(minute hour day-of-month month day-of-week), e.g. '0 3 * * 0'"
+        )
+    minute, hour, day_of_month, month, day_of_week = fields
+    try:
+        return crontab(
+            minute=minute,
+            hour=hour,
+            day_of_month=day_of_month,
+            month_of_year=month,
+            day_of_week=day_of_week,
+        )
+    except ValueError as exc:
+        raise ValueError(f"{expression!r} is not a valid crontab expression: {exc}") from exc
+
+
+PREFIX = "TRUSTQ_"
+# Variables of trustq's own tools (the test suite, the benchmarks), not settings.
+TOOL_PREFIXES = ("TRUSTQ_TEST_", "TRUSTQ_BENCH_")
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """A sentence for each ``TRUSTQ_`` variable that names no setting, with the setting it
+    probably meant."""
+    known = [PREFIX + name.upper() for name in Settings.model_fields]
+    found = []
+    for variable in sorted(environ):
+        name = variable.upper()
+        if not name.startswith(PREFIX) or name in known or name.startswith(TOOL_PREFIXES):
+            continue
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
+        found.append(
+            f"{variable} is not a setting"
+            + (f" (did you mean {close[0]}?)" if close else " (docs: trustq/config.py)")
+        )
+    return found
 
 
 def usable_cores() -> int:

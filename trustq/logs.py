@@ -31,12 +31,15 @@ _VARS = {
 
 
 class ContextFilter(logging.Filter):
-    """Adds ``request_id`` and ``submission_id`` from context to every record."""
+    """Adds ``request_id`` and ``submission_id`` from context to every record, and drops
+    uvicorn's ``color_message`` (its message again, with terminal colour codes), which the
+    JSON formatter would otherwise write out as a field."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         for name, var in _VARS.items():
             if getattr(record, name, None) is None:
                 setattr(record, name, var.get())
+        record.__dict__.pop("color_message", None)
         return True
 
 

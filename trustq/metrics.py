@@ -160,7 +160,7 @@ def serving_model(version: str, previous: str | None = None) -> None:
 
 
 def retraining_run(trigger: str, outcome: str) -> None:
-    """A retraining run ended: ``trigger`` (schedule, labels, manual), ``outcome``
+    """A retraining run ended: ``trigger`` (beat: enough labels; schedule; manual), ``outcome``
     (promoted, rejected, failed, skipped)."""
     RETRAINING_RUNS.labels(trigger=trigger, outcome=outcome).inc()
 

@@ -4,6 +4,7 @@ holdout is not one source's to fill."""
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -113,6 +114,13 @@ def test_the_cli_sets_a_keys_label_policy(database: str) -> None:
     assert "50 a day" in done.stdout and "left out of training" in done.stdout
     listed = trustq("apikey", "list")
     assert "excluded" in listed.stdout
+    [shown] = [
+        k
+        for k in map(json.loads, trustq("apikey", "list", "--json").stdout.splitlines())
+        if k["name"] == name
+    ]
+    assert shown["labels_per_day"] == 50 and shown["labels_excluded"] is True
+    assert shown["scope"] == "submit" and "token" not in shown and "sha256" not in json.dumps(shown)
     lifted = trustq("apikey", "labels", name, "--no-cap", "--include")
     assert "no daily cap" in lifted.stdout and "used in training" in lifted.stdout
     missing = trustq("apikey", "labels", "no-such-key", "--per-day", "5")

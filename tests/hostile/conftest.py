@@ -18,7 +18,7 @@ from trustq.db.session import session_scope
 from trustq.db.tables import Submission, Verdict
 
 # Modest by default (the suite runs on two shared cores); raise it for a deeper search.
-EXAMPLES = int(os.environ.get("TRUSTQ_HYPOTHESIS_EXAMPLES", "100"))
+EXAMPLES = int(os.environ.get("TRUSTQ_TEST_HYPOTHESIS_EXAMPLES", "100"))
 HOSTILE = settings(
     max_examples=EXAMPLES,
     deadline=None,

@@ -172,9 +172,11 @@ def test_invalid_profiles_are_refused_with_nothing_stored_or_queued(
         assert session.scalar(select(func.count()).select_from(Submission)) == 0
     assert redis_client.llen("scoring") == 0
 
-    skipped = trustq("enqueue", str(path), "--skip-bad")
+    skipped = trustq("enqueue", str(path), "--skip-bad", "--json")
     assert skipped.returncode == 0, skipped.stderr
-    assert len(skipped.stdout.split()) == 1
+    [queued] = [json.loads(line) for line in skipped.stdout.splitlines()]
+    assert queued["created"] is True and queued["queued"] is True
+    assert client.submission_status(queued["submission_id"])[0] == "queued"
     assert redis_client.llen("scoring") == 1
 
     single = trustq("enqueue", "-", stdin=json.dumps(profile(experience_level="wizard")))

@@ -190,7 +190,13 @@ def test_enough_labels_make_beat_train_promote_and_workers_switch(
     listed = trustq("models")
     assert listed.returncode == 0, listed.stderr
     assert run.candidate_version in listed.stdout and "serving" in listed.stdout
+    versions = [
+        json.loads(line) for line in trustq("models", "list", "--json").stdout.split("\n") if line
+    ]
+    assert {v["version"]: v["status"] for v in versions}[run.candidate_version] == "serving"
     assert "done" in trustq("runs").stdout
+    [shown] = [json.loads(line) for line in trustq("runs", "--json").stdout.splitlines()]
+    assert shown["id"] == run.id and shown["status"] == "done" and shown["trigger"] == "beat"
 
 
 def test_a_candidate_trained_on_flipped_labels_is_rejected_with_its_reason(
@@ -263,15 +269,29 @@ def test_simultaneous_triggers_start_one_run(retraining_state: str) -> None:  # 
     assert again.started and again.run_id != runs[0].id
 
 
-def test_without_enough_new_labels_no_run_starts(retraining_state: str) -> None:  # noqa: ARG001
+def test_without_enough_new_labels_only_a_scheduled_run_starts(
+    retraining_state: str,  # noqa: ARG001
+) -> None:
+    settings = Settings(retrain_min_new_labels=6, retrain_schedule="0 3 * * 0")
+    scheduled = retraining.request_run(
+        settings, trigger="schedule", requested_by="beat (schedule)", min_new_labels=1
+    )
+    assert not scheduled.started and scheduled.message.startswith("0 newly labelled")
+
     records = generate(5, seed=24)
     _labelled_submissions(records, _truth(records), "manual")
-    request = retraining.request_run(
-        Settings(retrain_min_new_labels=6), trigger="beat", requested_by="beat"
-    )
+    request = retraining.request_run(settings, trigger="beat", requested_by="beat")
     assert not request.started and request.message.startswith("5 newly labelled submission(s)")
     with session_scope() as session:
         assert session.scalar(select(TrainingRun.id)) is None
+
+    scheduled = retraining.request_run(
+        settings, trigger="schedule", requested_by="beat (schedule)", min_new_labels=1
+    )
+    assert scheduled.started
+    with session_scope() as session:
+        run = session.get(TrainingRun, scheduled.run_id)
+        assert (run.trigger, run.new_labels, run.status) == ("schedule", 5, "queued")
 
 
 def test_a_corrupted_artifact_is_refused_and_the_old_model_keeps_serving(

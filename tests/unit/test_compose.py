@@ -69,14 +69,15 @@ def test_redis_never_evicts_messages() -> None:
 def test_some_worker_runs_what_beat_sends() -> None:
     """Beat's tasks (the sweeper among them) go to queues a compose worker consumes."""
     from trustq.broker import names
-    from trustq.tasks.schedule import BEAT_SCHEDULE
+    from trustq.config import Settings
+    from trustq.tasks.schedule import beat_schedule
 
     consumed = set()
     for service in SERVICES.values():
         command = _command(service) if "command" in service else []
         if command[:2] == ["trustq", "worker"]:
             consumed.update(command[command.index("--queues") + 1].split(","))
-    for entry in BEAT_SCHEDULE.values():
+    for entry in beat_schedule(Settings(retrain_schedule="0 3 * * 0")).values():
         assert names.ROUTES[entry["task"]]["queue"] in consumed, entry["task"]
         assert entry["options"]["expires"] > 0, entry["task"]
 

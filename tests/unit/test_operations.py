@@ -16,8 +16,9 @@ from trustq.api.auth import RateLimiter
 from trustq.api.problems import Problem
 from trustq.api.routes import decode_cursor, encode_cursor
 from trustq.broker import names
+from trustq.config import Settings
 from trustq.services.retention import redact_explanations
-from trustq.tasks.schedule import BEAT_SCHEDULE
+from trustq.tasks.schedule import beat_schedule
 
 
 def test_cursors_round_trip_and_foreign_ones_are_refused() -> None:
@@ -117,15 +118,14 @@ def test_redaction_takes_the_resume_quotes_out_of_flags_and_reasons() -> None:
 
 
 def test_retention_runs_from_beat_with_an_expiry_on_the_maintenance_queue() -> None:
-    [entry] = [e for e in BEAT_SCHEDULE.values() if e["task"] == names.ERASE_EXPIRED_RESUMES]
+    schedule = beat_schedule(Settings())
+    [entry] = [e for e in schedule.values() if e["task"] == names.ERASE_EXPIRED_RESUMES]
     assert 0 < entry["options"]["expires"] <= entry["schedule"]
     assert names.ROUTES[names.ERASE_EXPIRED_RESUMES]["queue"] == names.MAINTENANCE_QUEUE
 
 
 def test_a_body_limit_below_the_resume_file_limit_is_refused() -> None:
     from pydantic import ValidationError
-
-    from trustq.config import Settings
 
     with pytest.raises(ValidationError, match="TRUSTQ_API_MAX_BODY_BYTES"):
         Settings(api_max_body_bytes=1024 * 1024, max_resume_file_bytes=2 * 1024 * 1024)

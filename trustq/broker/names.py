@@ -10,6 +10,7 @@ QUEUES = (SCORING_QUEUE, TRAINING_QUEUE, MAINTENANCE_QUEUE)
 SCORE_SUBMISSION = "trustq.score_submission"
 TRAIN_MODEL = "trustq.train_model"
 RETRAIN_CHECK = "trustq.retrain_check"
+RETRAIN_SCHEDULED = "trustq.retrain_scheduled"
 RETRAIN_RUN = "trustq.retrain_run"
 SWEEP_SUBMISSIONS = "trustq.sweep_submissions"
 ERASE_EXPIRED_RESUMES = "trustq.erase_expired_resumes"
@@ -18,6 +19,7 @@ ROUTES = {
     SCORE_SUBMISSION: {"queue": SCORING_QUEUE},
     TRAIN_MODEL: {"queue": TRAINING_QUEUE},
     RETRAIN_CHECK: {"queue": MAINTENANCE_QUEUE},
+    RETRAIN_SCHEDULED: {"queue": MAINTENANCE_QUEUE},
     RETRAIN_RUN: {"queue": TRAINING_QUEUE},
     SWEEP_SUBMISSIONS: {"queue": MAINTENANCE_QUEUE},
     ERASE_EXPIRED_RESUMES: {"queue": MAINTENANCE_QUEUE},

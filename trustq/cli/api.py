@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from trustq.cli.common import app, err, fail, load_settings, out
+from trustq.cli.common import app, err, fail, load_settings, out, print_json_lines
 
 
 @app.command()
@@ -63,17 +63,23 @@ def apikey_create(
 
 
 @apikey_app.command("list")
-def apikey_list() -> None:
-    """List API keys: name, scope, prefix, created, last used, revoked."""
+def apikey_list(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines, one key each.")] = False,
+) -> None:
+    """List API keys: name, scope, prefix, created, last used, revoked (never the key)."""
     from trustq.services import apikeys
 
     load_settings()
+    keys = apikeys.list_keys()
+    if as_json:
+        print_json_lines(keys)
+        return
     table = Table()
     columns = ("name", "scope", "prefix", "created", "last used", "revoked", "labels/day")
     for column in (*columns, "labels in training"):
         table.add_column(column)
     when = "%Y-%m-%d %H:%M"
-    for key in apikeys.list_keys():
+    for key in keys:
         table.add_row(
             key.name,
             key.scope,

@@ -4,9 +4,11 @@ formatting."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import sys
-from typing import Any
+from collections.abc import Iterable
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -21,6 +23,43 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+# Exit statuses, the same for every command: 0 done; 1 what was named does not exist (or,
+# for ``status``, no worker answered or no model serves); 2 bad input or usage; 3 the
+# database or the broker cannot be reached; 4 the submission failed; 5 not ready yet.
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from trustq import __version__
+
+        print(f"trustq {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[  # noqa: ARG001 - read by its callback
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version."
+        ),
+    ] = False,
+) -> None:
+    """trustq: trust evaluation of freelancer profiles."""
+    if "--help" not in sys.argv[1:]:
+        # Before a command imports what reads the settings: a bad or misspelt one is then
+        # one line naming it, whichever command it is.
+        load_settings(database=False)
+
+
+def print_json_lines(items: Iterable[Any]) -> None:
+    """One JSON object per line (dataclasses and models alike; times in ISO 8601)."""
+    from pydantic_core import to_jsonable_python
+
+    for item in items:
+        print(json.dumps(to_jsonable_python(item)))
+
 
 # Piped output keeps whole rows (ids included) instead of cutting them at 80 columns.
 out = Console(width=None if sys.stdout.isatty() else 200)
@@ -115,4 +154,5 @@ def verdict_table(verdicts: list[VerdictOut]) -> Table:
 
 
 def redact(url: str) -> str:
-    return re.sub(r"//([^:@/]+):[^@/]*@", r"//\1:***@", url)
+    """The URL without its password (``redis://:secret@host`` has no user name)."""
+    return re.sub(r"//([^:@/]*):[^@/]*@", r"//\1:***@", url)

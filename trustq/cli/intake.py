@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from trustq.cli.common import app, err, fail, load_settings, progress_bar
+from trustq.cli.common import app, err, fail, load_settings, print_json_lines, progress_bar
 
 
 @app.command()
@@ -29,6 +29,10 @@ def enqueue(
         Path | None,
         typer.Option(help="A PDF or DOCX resume for a single profile without resume_text."),
     ] = None,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="JSON lines: submission_id, external_id, created and queued."),
+    ] = False,
 ) -> None:
     """Validate profiles, store them, queue them for scoring; prints their submission ids."""
     from trustq.scoring.resume_files import ResumeFileError
@@ -87,7 +91,17 @@ def enqueue(
         if type(exc).__module__.startswith("sqlalchemy"):
             raise fail(f"the database is unreachable or refused the write: {exc}", 3) from exc
         raise
-    for result in results:
+    if as_json:
+        print_json_lines(
+            {
+                "submission_id": str(r.id),
+                "external_id": p.external_id,
+                "created": r.created,
+                "queued": r.queued,
+            }
+            for p, r in zip(profiles, results, strict=True)
+        )
+    for result in results if not as_json else ():
         if not result.created:
             print(f"{result.id}\t(existing: idempotency key seen before)")
         elif not result.queued:

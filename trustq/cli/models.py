@@ -8,25 +8,41 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from trustq.cli.common import app, err, fail, load_settings, out
+from trustq.cli.common import app, err, fail, load_settings, out, print_json_lines
 
 models_app = typer.Typer(help="Model versions: list, promote, history.")
 app.add_typer(models_app, name="models")
 
 
+JSON_OPTION = typer.Option("--json", help="JSON lines, one version each.")
+
+
 @models_app.callback(invoke_without_command=True)
-def models(ctx: typer.Context) -> None:
-    """List model versions with their status, test metrics and promotion history."""
-    if ctx.invoked_subcommand is not None:
-        return
+def models(ctx: typer.Context, as_json: Annotated[bool, JSON_OPTION] = False) -> None:
+    """Model versions with their status and test metrics (as `trustq models list`)."""
+    if ctx.invoked_subcommand is None:
+        _list(as_json)
+
+
+@models_app.command("list")
+def models_list(as_json: Annotated[bool, JSON_OPTION] = False) -> None:
+    """List model versions with their status, test metrics and who made them."""
+    _list(as_json)
+
+
+def _list(as_json: bool) -> None:
     from trustq.services.models import list_models
 
     load_settings()
+    rows = list_models()
+    if as_json:
+        print_json_lines(rows)
+        return
     table = Table()
     columns = ("version", "status", "created", "by", "labels", "test ROC-AUC", "log-loss", "ECE")
     for column in columns:
         table.add_column(column)
-    for row in list_models():
+    for row in rows:
         test = row.test_metrics
         table.add_row(
             row.version,

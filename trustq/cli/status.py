@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from trustq.cli.common import app, load_settings, out
+from trustq.cli.common import app, load_settings, out, redact
 
 
 def _age(seconds: float) -> str:
@@ -23,13 +23,17 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     timeout: Annotated[float, typer.Option(min=0.1, help="Seconds to wait for workers.")] = 1.0,
 ) -> None:
-    """Queue depth, workers seen, serving model, submissions by status, oldest waiting.
+    """Where it reads, queue depth, workers seen, serving model, submissions by status,
+    oldest waiting.
 
-    Exits 3 when the broker cannot be read (the database part is still shown).
+    Exits 3 when the broker cannot be read (the database part is still shown), 1 when no
+    worker answered or no model serves: nothing would be scored.
     """
     from trustq.services import status as status_service
 
-    load_settings()
+    settings = load_settings()
+    database = redact(settings.resolved_database_url)
+    broker = redact(settings.resolved_broker_url)
     snapshot = status_service.database_snapshot()
     depths: dict[str, int] | None
     broker_error = None
@@ -43,6 +47,8 @@ def status(
         print(
             json.dumps(
                 {
+                    "database": database,
+                    "broker": broker,
                     "queues": depths,
                     "broker_error": broker_error,
                     "workers": workers,
@@ -57,6 +63,8 @@ def status(
         table = Table(show_header=False, title="trustq status")
         table.add_column(style="bold")
         table.add_column()
+        table.add_row("database", database)
+        table.add_row("broker", broker)
         if depths is None:
             table.add_row("broker", f"[red]unreachable[/] ({broker_error})")
         else:
@@ -81,3 +89,5 @@ def status(
         out.print(table)
     if broker_error is not None:
         raise typer.Exit(3)
+    if not workers or snapshot.serving_model is None:
+        raise typer.Exit(1)

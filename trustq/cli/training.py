@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from trustq.cli.common import app, err, fail, load_settings, out
+from trustq.cli.common import app, err, fail, load_settings, out, print_json_lines
 
 
 @app.command()
@@ -63,15 +63,22 @@ def _wait_for_run(run_id: int, timeout: float) -> None:
 
 
 @app.command()
-def runs(limit: Annotated[int, typer.Option(min=1)] = 20) -> None:
+def runs(
+    limit: Annotated[int, typer.Option(min=1)] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines, one run each.")] = False,
+) -> None:
     """Recent retraining runs, newest first."""
     from trustq.services.runs import list_runs
 
     load_settings()
+    found = list_runs(limit)
+    if as_json:
+        print_json_lines(found)
+        return
     table = Table()
     for column in ("run", "status", "trigger", "by", "new labels", "candidate", "queued", "took"):
         table.add_column(column)
-    for run in list_runs(limit):
+    for run in found:
         table.add_row(
             str(run.id),
             run.status + (f": {run.error}" if run.error else ""),

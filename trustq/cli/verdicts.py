@@ -36,8 +36,10 @@ def show_verdict(
     load_settings()
     try:
         found = get_verdict(submission_id)
-    except (LookupError, ValueError) as exc:
+    except LookupError as exc:
         raise fail(str(exc), code=1) from exc
+    except ValueError as exc:  # not an id at all
+        raise fail(str(exc)) from exc
     except SubmissionFailed as exc:
         raise fail(str(exc), code=4) from exc
     if found is None:

@@ -59,11 +59,18 @@ def labels_cut_off(session: Any) -> dt.datetime | None:
 
 
 def request_run(
-    settings: Settings, *, trigger: str, requested_by: str, force: bool = False
+    settings: Settings,
+    *,
+    trigger: str,
+    requested_by: str,
+    force: bool = False,
+    min_new_labels: int | None = None,
 ) -> RunRequest:
     """Queue one training run if none is active and (unless ``force``) enough submissions
-    were labelled since the last cut-off (each counted once, excluded keys' labels not).
-    Safe to call from any number of processes at once: one run results."""
+    were labelled since the last cut-off (each counted once, excluded keys' labels not):
+    ``min_new_labels``, by default TRUSTQ_RETRAIN_MIN_NEW_LABELS. Safe to call from any
+    number of processes at once: one run results."""
+    needed = settings.retrain_min_new_labels if min_new_labels is None else min_new_labels
     with session_scope() as session:
         if not runs_db.try_retrain_lock(session):
             return RunRequest(False, None, "another trigger is starting a run at this moment")
@@ -72,12 +79,12 @@ def request_run(
         if active is not None:
             return RunRequest(False, active.id, f"run {active.id} is already {active.status}")
         new = labels_db.count_labels_since(session, labels_cut_off(session))
-        if not force and new < settings.retrain_min_new_labels:
+        if not force and new < needed:
             return RunRequest(
                 False,
                 None,
                 f"{new} newly labelled submission(s) since the last training cut-off; "
-                f"a run starts at {settings.retrain_min_new_labels}",
+                f"a run starts at {needed}",
             )
         run = runs_db.add_training_run(
             session, trigger=trigger, requested_by=requested_by, new_labels=new

@@ -38,6 +38,19 @@ def retrain_check() -> dict[str, Any]:
     return {"started": request.started, "run": request.run_id, "message": request.message}
 
 
+@shared_task(name=names.RETRAIN_SCHEDULED)
+def retrain_scheduled() -> dict[str, Any]:
+    """A time of TRUSTQ_RETRAIN_SCHEDULE: queue one run if any submission was labelled since
+    the last training cut-off, however few."""
+    request = request_run(
+        get_settings(),
+        trigger="schedule",
+        requested_by="beat (RETRAIN_SCHEDULE)",
+        min_new_labels=1,
+    )
+    return {"started": request.started, "run": request.run_id, "message": request.message}
+
+
 @shared_task(name=names.RETRAIN_RUN)
 def retrain_run(run_id: int) -> dict[str, Any]:
     """One retraining run: train a candidate, judge it against the serving model."""

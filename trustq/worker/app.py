@@ -16,7 +16,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from trustq.broker.app import configure
 from trustq.config import Settings, get_settings
-from trustq.tasks.schedule import BEAT_SCHEDULE
+from trustq.tasks.schedule import beat_schedule
 from trustq.worker import observability  # noqa: F401 - connects the logging and metrics signals
 
 
@@ -32,7 +32,7 @@ def create_app(settings: Settings) -> Celery:
         ],
     )
     configure(app, settings)
-    app.conf.beat_schedule = BEAT_SCHEDULE
+    app.conf.beat_schedule = beat_schedule(settings)
     return app
 
 
