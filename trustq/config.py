@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     # while the broker holds no message for it, and fails it after max_attempts.
     sweep_interval: float = Field(default=30.0, ge=0.5)
     sweep_stale_after: float = Field(default=120.0, ge=1)
+    # Each worker writes a heartbeat this often; one silent for lost_worker_after is presumed
+    # lost, and the submissions it had claimed are queued again (trustq/tasks/sweeper.py).
+    heartbeat_seconds: float = Field(default=10.0, ge=0.5)
+    lost_worker_after: float = Field(default=30.0, ge=2)
     # A worker checks this often whether another model version was promoted.
     model_refresh_seconds: float = Field(default=30.0, ge=0)
 
@@ -201,6 +205,11 @@ class Settings(BaseSettings):
             raise ValueError("TRUSTQ_TASK_TIME_LIMIT must exceed TRUSTQ_TASK_SOFT_TIME_LIMIT")
         if self.visibility_timeout <= self.task_time_limit:
             raise ValueError("TRUSTQ_VISIBILITY_TIMEOUT must exceed TRUSTQ_TASK_TIME_LIMIT")
+        if self.lost_worker_after < 2 * self.heartbeat_seconds:
+            raise ValueError(
+                "TRUSTQ_LOST_WORKER_AFTER must be at least twice TRUSTQ_HEARTBEAT_SECONDS "
+                "(a live worker would be taken for lost after one late heartbeat)"
+            )
         words = self.retrain_base_resume_words
         if words is not None and not 1 <= words[0] <= words[1]:
             raise ValueError(

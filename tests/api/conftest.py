@@ -33,6 +33,15 @@ class Key:
         return {"Authorization": f"Bearer {self.token}"}
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits(redis_client: Any) -> None:
+    """Every API process counts requests in the run's Redis (``limits``' keys): each test
+    starts with no request counted."""
+    keys = list(redis_client.scan_iter(match="LIMITS*"))
+    if keys:
+        redis_client.delete(*keys)
+
+
 @pytest.fixture(scope="module")
 def keys(database: str) -> dict[str, Key]:  # noqa: ARG001
     """One key per scope (read, submit, admin), named uniquely for the module."""
@@ -54,8 +63,9 @@ def make_client(database: str) -> Iterator[Callable[..., TestClient]]:  # noqa: 
 
     clients: list[TestClient] = []
 
-    def make(**settings: Any) -> TestClient:
-        client = TestClient(create_app(get_settings().model_copy(update=settings)))
+    def make(address: str = "testclient", **settings: Any) -> TestClient:
+        app = create_app(get_settings().model_copy(update=settings))
+        client = TestClient(app, client=(address, 50000))
         clients.append(client)
         return client
 

@@ -201,6 +201,9 @@ def test_body_size_and_rate_limits(
     over = problem(answers[3], 429, "rate-limited")
     assert reader.name in over["detail"]
     assert int(answers[3].headers["retry-after"]) >= 1
+    # Every API process counts in the same Redis: another replica refuses the key too.
+    replica = make_client(api_rate_limit=60, api_rate_burst=3)
+    problem(replica.get("/v1/models", headers=reader.headers), 429, "rate-limited")
     # Per key: another key still gets through.
     assert limited.get("/v1/models", headers=keys["admin"].headers).status_code == 200
 

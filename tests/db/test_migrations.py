@@ -15,6 +15,7 @@ pytestmark = pytest.mark.db
 
 TABLES = {
     "submissions",
+    "worker_heartbeats",
     "verdicts",
     "model_versions",
     "embeddings",

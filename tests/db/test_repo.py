@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tests.factories import profile
 from trustq.db import models as models_db
 from trustq.db import submissions as submissions_db
 from trustq.db import verdicts as verdicts_db
+from trustq.db import workers as workers_db
 from trustq.db.session import session_scope
-from trustq.db.tables import ModelVersion, Submission, Verdict
+from trustq.db.tables import ModelVersion, Submission, Verdict, utcnow
 from trustq.schemas import Profile
 
 pytestmark = pytest.mark.db
@@ -111,3 +113,39 @@ def test_only_one_model_serves(rolled_back) -> None:  # noqa: ARG001
         session.get(ModelVersion, "t-a").status = "serving"
     with pytest.raises(LookupError), session_scope() as session:
         models_db.promote_model(session, "no-such-version")
+
+
+def test_only_claims_of_silent_workers_are_taken_back_and_only_once(rolled_back) -> None:  # noqa: ARG001
+    now = utcnow()
+    long_ago, silent_since = now - dt.timedelta(minutes=5), now - dt.timedelta(seconds=30)
+    with session_scope() as session:
+        workers_db.record_heartbeat(session, "dead@a", long_ago)
+        workers_db.record_heartbeat(session, "alive@b", now)
+        rows = {}
+        for name, claimed_by in [
+            ("dead", "dead@a"),
+            ("alive", "alive@b"),
+            ("never-beat", "gone@c"),
+            ("unclaimed", None),
+        ]:
+            row, _ = _add(session)
+            row.status = "processing" if claimed_by or name == "unclaimed" else "queued"
+            row.claimed_by = claimed_by
+            rows[name] = row
+        session.flush()
+        # Claimed long ago, but for one just claimed by the dead worker before it died.
+        session.execute(update(Submission).values(updated_at=long_ago))
+        fresh, _ = _add(session)
+        fresh.status, fresh.claimed_by = "processing", "dead@a"
+        session.flush()
+        ids = {name: row.id for name, row in rows.items()}
+
+    with session_scope() as session:
+        lost = submissions_db.claimed_by_lost_workers(session, silent_since, 100)
+        assert {r.id for r in lost} == {ids["dead"], ids["never-beat"]}
+        assert all(submissions_db.requeue_stale(session, r) for r in lost)
+        again = submissions_db.claimed_by_lost_workers(session, silent_since, 100)
+        assert again == [] and not submissions_db.requeue_stale(session, lost[0])
+        back = session.get(Submission, ids["dead"])
+        assert (back.status, back.claimed_by, back.attempts) == ("queued", None, 1)
+        assert workers_db.heartbeats(session)["alive@b"] == now

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from tests.cli import trustq
 from tests.faults.conftest import Outcome, Trial, pool_children
 from tests.servers import wait_for
+from trustq.config import Settings
 from trustq.db.tables import Submission
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]
@@ -84,6 +85,67 @@ def test_worker_processes_killed_mid_batch(trial: Trial) -> None:
     )
     check(outcome, valid, poison)
     assert pools_lost >= 3, "the pool processes were not all killed"
+
+
+def _claimed_by(trial: Trial, worker: str) -> int:
+    with trial.stack.engine.connect() as conn:
+        return len(
+            conn.execute(
+                select(Submission.id).where(
+                    Submission.status == "processing", Submission.claimed_by == worker
+                )
+            ).all()
+        )
+
+
+def test_a_whole_worker_lost_with_production_settings(trial: Trial) -> None:
+    """A machine lost with its worker: the main process and its pool die at once, holding a
+    batch taken from Redis and not acknowledged. With the settings as shipped (a 30-minute
+    visibility timeout, 30 s sweeps, batches of 32), the live worker sees its heartbeat stop
+    and queues its submissions again within about a minute."""
+    started = time.monotonic()
+    # As shipped: the defaults of trustq/config.py, over the run's shortened ones.
+    shipped = {
+        name: Settings.model_fields[name].default
+        for name in (
+            "visibility_timeout",
+            "unacked_restore_interval",
+            "task_soft_time_limit",
+            "task_time_limit",
+            "sweep_interval",
+            "sweep_stale_after",
+            "max_attempts",
+            "model_refresh_seconds",
+            "batch_max_messages",
+            "heartbeat_seconds",
+            "lost_worker_after",
+        )
+    }
+    trial.env |= {f"TRUSTQ_{name.upper()}": str(value) for name, value in shipped.items()}
+    assert trial.env["TRUSTQ_VISIBILITY_TIMEOUT"] == "1800"
+    lost, survivor = trial.start(workers=2)
+    valid = trial.enqueue(60, seed=111)
+    wait_for(lambda: _claimed_by(trial, lost.nodename) > 0, 60, "a batch claimed", every=0.01)
+    held = _claimed_by(trial, lost.nodename)
+    lost.kill(signal.SIGKILL)
+    killed = time.monotonic()
+
+    wait_for(lambda: trial._settled(set(valid)), 90, "every submission to settle after the kill")
+    settled_in = time.monotonic() - killed
+    outcome = trial.settle(valid)
+    trial.report(
+        "whole_worker_lost",
+        "a whole worker SIGKILLed mid-batch, settings as shipped (visibility timeout 30 min)",
+        1,
+        outcome,
+        started,
+        held_by_the_lost_worker=held,
+        settled_seconds_after_the_kill=round(settled_in, 1),
+    )
+    check(outcome, valid, [])
+    assert settled_in <= 90
+    # Taken back by the survivor (after a heartbeat, or in a sweep it ran for beat).
+    assert "claimed by workers silent for" in survivor.log_path.read_text(errors="replace")
 
 
 def test_redis_restarted_with_its_data_wiped(trial: Trial) -> None:

@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from trustq import logs, metrics
-from trustq.api.auth import RateLimiter
+from trustq.api.auth import RateLimiter, limit_storage
 from trustq.api.problems import Problem
 from trustq.api.routes import decode_cursor, encode_cursor
 from trustq.broker import names
@@ -33,12 +33,19 @@ def test_cursors_round_trip_and_foreign_ones_are_refused() -> None:
 
 
 def test_the_rate_limit_allows_a_burst_then_the_rate() -> None:
-    limiter = RateLimiter(per_minute=60, burst=3)
+    limiter = RateLimiter("t", per_minute=60, burst=3, storage="memory://")
     assert [limiter.take(1) for _ in range(3)] == [0.0, 0.0, 0.0]
     wait = limiter.take(1)
     assert 0.0 < wait <= 1.0
-    assert limiter.take(2) == 0.0  # each key has its own bucket
-    assert RateLimiter(per_minute=0, burst=1).take(1) == 0.0  # 0 turns the limit off
+    assert limiter.take(2) == 0.0  # each key has its own count
+    assert limiter.take(3, spend=False) == 0.0 and limiter.take(3, spend=False) == 0.0
+    per_minute = RateLimiter("m", per_minute=5, burst=10, storage="memory://")
+    assert [per_minute.take("k") for _ in range(5)] == [0.0] * 5
+    assert 1.0 < per_minute.take("k") <= 60.0
+    off = RateLimiter("off", per_minute=0, burst=1, storage="memory://")
+    assert [off.take(1) for _ in range(5)] == [0.0] * 5  # 0 turns the limit off
+    assert limit_storage("redis://:pw@redis:6379/0") == "redis://:pw@redis:6379/0"
+    assert limit_storage("sqla+sqlite:///x/broker.db") == "memory://"
 
 
 def test_log_lines_are_json_with_the_bound_ids() -> None:

@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from trustq import logs, metrics
 from trustq.api import problems, routes
-from trustq.api.auth import RateLimiter, bearer, require
+from trustq.api.auth import RateLimiter, bearer, limit_storage, require
 from trustq.api.problems import Problem, ProblemDetail
 from trustq.api.schemas import Health, LabelIn, Ready
 from trustq.config import Settings
@@ -180,9 +180,12 @@ def create_app(settings: Settings) -> FastAPI:
         },
     )
     app.state.settings = settings
-    app.state.rate_limiter = RateLimiter(settings.api_rate_limit, settings.api_rate_burst)
+    storage = limit_storage(settings.resolved_broker_url)
+    app.state.rate_limiter = RateLimiter(
+        "key", settings.api_rate_limit, settings.api_rate_burst, storage
+    )
     app.state.auth_failure_limiter = RateLimiter(
-        settings.api_auth_failure_limit, settings.api_auth_failure_burst
+        "failed-auth", settings.api_auth_failure_limit, settings.api_auth_failure_burst, storage
     )
     app.state.metrics_registry = metrics.make_registry([status_service.BacklogCollector()])
     app.state.readiness = None

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import math
-import threading
 import time
 from collections.abc import Callable, Hashable
 
+import limits
+import limits.storage
+import limits.strategies
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -20,38 +23,47 @@ bearer = HTTPBearer(
     description="An API key made with `trustq apikey create --name N --scope submit|read|admin`.",
 )
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="trustq"'}
+log = logging.getLogger(__name__)
 
 
 class RateLimiter:
-    """A token bucket per key: ``per_minute`` on average, ``burst`` at once. Counted in this
-    process; with several API processes each allows that much."""
+    """At most ``per_minute`` requests a key in any minute and ``burst`` in any second
+    (moving windows, the ``limits`` library), counted in ``storage``: the broker's Redis, so
+    every API process behind a load balancer shares one count; on the embedded default (no
+    Redis) in the memory of its one process. ``per_minute`` 0 turns the limit off."""
 
-    def __init__(self, per_minute: int, burst: int) -> None:
-        self.rate = per_minute / 60.0
-        self.burst = float(burst)
-        self._buckets: dict[Hashable, tuple[float, float]] = {}
-        self._lock = threading.Lock()
+    def __init__(self, name: str, per_minute: int, burst: int, storage: str) -> None:
+        self.name = name
+        self.items = (
+            [limits.RateLimitItemPerSecond(burst), limits.RateLimitItemPerMinute(per_minute)]
+            if per_minute > 0
+            else []
+        )
+        self.limiter = limits.strategies.MovingWindowRateLimiter(
+            limits.storage.storage_from_string(storage)
+        )
 
     def take(self, key: Hashable, *, spend: bool = True) -> float:
         """0 if the request may go ahead, else the seconds until it may. ``spend=False``
-        only looks: it answers the same without using up a token."""
-        if self.rate <= 0:
-            return 0.0
-        now = time.monotonic()
-        with self._lock:
-            tokens, then = self._buckets.get(key, (self.burst, now))
-            tokens = min(self.burst, tokens + (now - then) * self.rate)
-            if len(self._buckets) > 100_000:  # forget buckets that have filled up again
-                self._buckets = {
-                    k: (t, w)
-                    for k, (t, w) in self._buckets.items()
-                    if t + (now - w) * self.rate < self.burst
-                }
-            if tokens >= 1.0:
-                self._buckets[key] = (tokens - 1.0 if spend else tokens, now)
-                return 0.0
-            self._buckets[key] = (tokens, now)
-            return (1.0 - tokens) / self.rate
+        only looks. If the count cannot be read (Redis down), the request goes ahead and a
+        warning says so: the limit protects the service, an outage of it should not stop it."""
+        ident = str(key)
+        try:
+            for item in self.items:
+                if not self.limiter.test(item, self.name, ident):
+                    reset = self.limiter.get_window_stats(item, self.name, ident).reset_time
+                    return max(reset - time.time(), 0.001)
+            if spend:
+                for item in self.items:
+                    self.limiter.hit(item, self.name, ident)
+        except Exception as exc:  # the storage is unreachable
+            log.warning("rate limit %s not counted: %s: %s", self.name, type(exc).__name__, exc)
+        return 0.0
+
+
+def limit_storage(broker_url: str) -> str:
+    """Where the rate limits count: the broker's Redis, or this process's memory."""
+    return broker_url if broker_url.startswith(("redis://", "rediss://")) else "memory://"
 
 
 def require(scope: ApiKeyScope) -> Callable[..., KeyInfo]:

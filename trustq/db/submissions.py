@@ -19,6 +19,7 @@ from trustq.db.tables import (
     ResumeBand,
     Submission,
     SubmissionStatus,
+    WorkerHeartbeat,
     utcnow,
 )
 
@@ -122,10 +123,11 @@ def submissions_by_key(
 
 
 def claim_submissions(
-    session: Session, submission_ids: Iterable[uuid.UUID]
+    session: Session, submission_ids: Iterable[uuid.UUID], worker: str | None = None
 ) -> dict[uuid.UUID, Submission]:
-    """``claim_submission`` for a batch, in one statement. Rows are locked in id order, so
-    two workers claiming overlapping batches wait for each other instead of deadlocking."""
+    """``claim_submission`` for a batch, in one statement, recording ``worker`` (its Celery
+    node name) as the claimant. Rows are locked in id order, so two workers claiming
+    overlapping batches wait for each other instead of deadlocking."""
     wanted = sorted(set(submission_ids))
     if not wanted:
         return {}
@@ -137,6 +139,7 @@ def claim_submissions(
         if row.status in (SubmissionStatus.queued, SubmissionStatus.processing):
             row.status = SubmissionStatus.processing
             row.attempts += 1
+            row.claimed_by = worker
     return {row.id: row for row in rows}
 
 
@@ -194,6 +197,26 @@ def unfinished_before(session: Session, before: dt.datetime, limit: int) -> list
     return [Unfinished(*row) for row in rows]
 
 
+def claimed_by_lost_workers(
+    session: Session, silent_since: dt.datetime, limit: int
+) -> list[Unfinished]:
+    """Processing submissions claimed before ``silent_since`` by a worker whose last
+    heartbeat is older than that (or that never wrote one), oldest claim first."""
+    beat = select(WorkerHeartbeat.beat_at).where(WorkerHeartbeat.worker == Submission.claimed_by)
+    rows = session.execute(
+        select(Submission.id, Submission.status, Submission.attempts, Submission.updated_at)
+        .where(
+            Submission.status == SubmissionStatus.processing,
+            Submission.claimed_by.is_not(None),
+            Submission.updated_at < silent_since,
+            ~beat.where(WorkerHeartbeat.beat_at >= silent_since).exists(),
+        )
+        .order_by(Submission.updated_at)
+        .limit(limit)
+    )
+    return [Unfinished(*row) for row in rows]
+
+
 def _unchanged(row: Unfinished) -> tuple[Any, ...]:
     # Compare-and-set: a worker's claim or another sweep since the read changes updated_at.
     return (
@@ -211,6 +234,7 @@ def requeue_stale(session: Session, row: Unfinished) -> bool:
         .values(
             status=SubmissionStatus.queued,
             attempts=Submission.attempts + 1,
+            claimed_by=None,
             updated_at=utcnow(),
         )
     )

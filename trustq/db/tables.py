@@ -122,6 +122,20 @@ class Submission(Base):
     resume_minhash: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     # Set when the retention task erased the resume text and file (hash and verdicts stay).
     erased_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # The worker (Celery node name) whose claim made it processing; its heartbeat says
+    # whether that worker still lives.
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class WorkerHeartbeat(Base):
+    """The last sign of life of each worker (Celery node): a worker silent for longer than
+    TRUSTQ_LOST_WORKER_AFTER is presumed lost, and what it had claimed is queued again."""
+
+    __tablename__ = "worker_heartbeats"
+
+    worker: Mapped[str] = mapped_column(String(200), primary_key=True)
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    beat_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ResumeBand(Base):

@@ -55,9 +55,12 @@ class Item:
     extracted: bool = False  # the payload's resume text was read from its file just now
 
 
-def claim(session: Session, sids: list[uuid.UUID]) -> dict[uuid.UUID, Claimed]:
-    """Mark ``sids`` processing (one more attempt each) and read what they store."""
-    rows = submissions_db.claim_submissions(session, sids)
+def claim(
+    session: Session, sids: list[uuid.UUID], worker: str | None = None
+) -> dict[uuid.UUID, Claimed]:
+    """Mark ``sids`` processing (one more attempt each, claimed by ``worker``) and read what
+    they store."""
+    rows = submissions_db.claim_submissions(session, sids, worker)
     out: dict[uuid.UUID, Claimed] = {}
     for sid in sids:
         row = rows.get(sid)

@@ -92,17 +92,20 @@ class Job:
 class Batch:
     """The jobs one task run scores, from the claim to the acknowledgements."""
 
-    def __init__(self, settings: Settings, own: Job, runtime: Runtime, app: Any) -> None:
+    def __init__(
+        self, settings: Settings, own: Job, runtime: Runtime, app: Any, node: str | None
+    ) -> None:
         self.settings = settings
         self.own = own
         self.runtime = runtime
         self.app = app
+        self.node = node  # the worker's Celery node name, recorded with each claim
         self.jobs: list[Job] = [own]
 
     def claim(self, jobs: list[Job]) -> None:
         """Claim ``jobs`` in one transaction, then read what each one holds."""
         with session_scope() as session:
-            claimed = claim(session, [j.sid for j in jobs])
+            claimed = claim(session, [j.sid for j in jobs], self.node)
         for job in jobs:
             found = claimed[job.sid]
             if found.settled is not None:
@@ -219,7 +222,7 @@ def score_submission(self: Task, submission_id: str, alone: bool = False) -> str
         return "malformed"
     own = Job(sid, None, alone=alone)
     runtime = get_runtime()
-    batch = Batch(settings, own, runtime, self.app)
+    batch = Batch(settings, own, runtime, self.app, self.request.hostname)
     try:
         batch.claim([own])
         if own.outcome is not None:

@@ -9,7 +9,15 @@ one the broker holds no message for, either publishes it again with one more att
 counted or, once ``TRUSTQ_MAX_ATTEMPTS`` is reached, marks it failed with the reason: the
 dead letters that ``trustq status`` shows and ``trustq retry`` sends back.
 
-A submission whose message is still in the queue, or taken by a worker and not yet
+A submission claimed by a worker that has gone silent (no heartbeat for
+``TRUSTQ_LOST_WORKER_AFTER`` seconds: its machine or container was lost with its messages
+taken and unacknowledged) is queued again at once with one more attempt counted
+(``reclaim_from_lost_workers``): Redis would hand its message back only after the visibility
+timeout. Every live worker does this after each of its heartbeats, and so does each sweep; if
+the silent worker comes back, its verdict and the new one are the same row (a verdict is
+unique per submission and model version).
+
+Otherwise a submission whose message is still in the queue, or taken by a worker and not yet
 acknowledged, is left alone: a long backlog is not a loss, and publishing it twice would
 only grow the queue (and count attempts that never happened). Every change is a
 compare-and-set on (status, updated_at), so a worker's claim or a second sweep running at
@@ -50,6 +58,7 @@ GROUP = 200
 class SweepResult:
     """What one sweep found and did."""
 
+    reclaimed: list[uuid.UUID] = field(default_factory=list)  # from lost workers
     stale: int = 0  # queued or processing for longer than sweep_stale_after
     in_broker: int = 0  # of those, left alone: their message is queued or being worked on
     republished: list[uuid.UUID] = field(default_factory=list)
@@ -59,6 +68,7 @@ class SweepResult:
 
     def summary(self) -> dict[str, int | bool]:
         return {
+            "reclaimed": len(self.reclaimed),
             "stale": self.stale,
             "in_broker": self.in_broker,
             "republished": len(self.republished),
@@ -129,15 +139,43 @@ def _dead_letter_reason(row: submissions_db.Unfinished, now: dt.datetime) -> str
     )
 
 
+def reclaim_from_lost_workers(settings: Settings) -> list[uuid.UUID]:
+    """Queue again, once, what workers silent for ``lost_worker_after`` seconds had claimed;
+    the ids published. A compare-and-set per row: of several workers and sweeps doing this
+    at the same moment, one wins each row."""
+    silent_since = utcnow() - dt.timedelta(seconds=settings.lost_worker_after)
+    with session_scope() as session:
+        lost = submissions_db.claimed_by_lost_workers(session, silent_since, SWEEP_LIMIT)
+    reclaimed: list[uuid.UUID] = []
+    for group in _groups(sorted(lost, key=_by_id)):
+        try:
+            with session_scope() as session:
+                ids = [row.id for row in group if submissions_db.requeue_stale(session, row)]
+                publish(ids)  # inside the transaction: a refused publish changes nothing
+        except BrokerUnavailable as exc:
+            log.warning("reclaim stopped: %s; the next heartbeat tries again", exc)
+            break
+        reclaimed.extend(ids)
+    if reclaimed:
+        log.warning(
+            "queued again %d submission(s) claimed by workers silent for %.0f s or more",
+            len(reclaimed),
+            settings.lost_worker_after,
+        )
+    return reclaimed
+
+
 def sweep(settings: Settings | None = None) -> SweepResult:
-    """Publish again what the broker lost; fail what reached the attempt limit."""
+    """Queue again what lost workers held and what the broker lost; fail what reached the
+    attempt limit."""
     settings = settings or get_settings()
+    reclaimed = reclaim_from_lost_workers(settings)
     now = utcnow()
     with session_scope() as session:
         stale = submissions_db.unfinished_before(
             session, now - dt.timedelta(seconds=settings.sweep_stale_after), SWEEP_LIMIT
         )
-    result = SweepResult(stale=len(stale))
+    result = SweepResult(reclaimed=reclaimed, stale=len(stale))
     if not stale:
         return result
     try:

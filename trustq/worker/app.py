@@ -17,7 +17,10 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from trustq.broker.app import configure
 from trustq.config import Settings, get_settings
 from trustq.tasks.schedule import beat_schedule
-from trustq.worker import observability  # noqa: F401 - connects the logging and metrics signals
+from trustq.worker import (
+    heartbeat,  # noqa: F401 - connects the heartbeat's signals
+    observability,  # noqa: F401 - connects the logging and metrics signals
+)
 
 
 def create_app(settings: Settings) -> Celery:
