@@ -10,7 +10,10 @@ RUN pip install --index-url "$TORCH_INDEX" torch==2.13.0
 COPY pyproject.toml README.md alembic.ini ./
 COPY migrations ./migrations
 COPY trustq ./trustq
-RUN pip install -e . && useradd --create-home trustq
+# /data belongs to trustq before a volume is mounted there: Docker copies a new named
+# volume's owner from the image, so beat's schedule and training runs can be written.
+RUN pip install -e . && useradd --create-home trustq \
+    && mkdir -p /data && chown trustq:trustq /data
 USER trustq
 ENTRYPOINT []
 CMD ["trustq", "--help"]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
+import re
 import shlex
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -12,7 +15,8 @@ from typer.testing import CliRunner
 from trustq.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
-COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+TEXT = (ROOT / "docker-compose.yml").read_text()
+COMPOSE = yaml.safe_load(TEXT)
 SERVICES = COMPOSE["services"]
 
 
@@ -56,7 +60,8 @@ def test_services_point_at_the_servers_not_the_embedded_default() -> None:
         env = SERVICES[name]["environment"]
         assert env["TRUSTQ_DATABASE_URL"].startswith("postgresql+psycopg2://")
         assert "@postgres:5432/" in env["TRUSTQ_DATABASE_URL"]
-        assert env["TRUSTQ_BROKER_URL"] == "redis://redis:6379/0"
+        assert env["TRUSTQ_BROKER_URL"].startswith("redis://:${REDIS_PASSWORD:?")
+        assert env["TRUSTQ_BROKER_URL"].endswith("@redis:6379/0")
 
 
 def test_redis_never_evicts_messages() -> None:
@@ -126,3 +131,74 @@ def test_flower_watches_the_workers_broker() -> None:
     assert "flower" in command
     assert f"--broker={SERVICES['worker']['environment']['TRUSTQ_BROKER_URL']}" in command
     assert flower["depends_on"]["redis"]["condition"] == "service_healthy"
+
+
+def test_no_secret_has_a_default_and_env_example_names_each() -> None:
+    """Each password comes from .env; compose stops (``:?``) while one is unset."""
+    secrets = set(re.findall(r"\$\{([A-Z_]*(?:PASSWORD|AUTH)[A-Z_]*)", TEXT))
+    assert secrets == {"POSTGRES_PASSWORD", "REDIS_PASSWORD", "FLOWER_BASIC_AUTH"}
+    for name in secrets:
+        assert f"${{{name}:-" not in TEXT and f"${{{name}:?" in TEXT, name
+    example = (ROOT / ".env.example").read_text()
+    assert {
+        line.split("=")[0] for line in example.splitlines() if "=" in line and line[0] != "#"
+    } == secrets
+    assert ".env" in (ROOT / ".gitignore").read_text().split()
+
+
+def test_redis_asks_for_the_password_every_url_carries() -> None:
+    redis = SERVICES["redis"]
+    command = _command(redis)
+    assert command[command.index("--requirepass") + 1].startswith("${REDIS_PASSWORD:?")
+    assert redis["environment"]["REDISCLI_AUTH"] == "${REDIS_PASSWORD}"
+    for name, service in SERVICES.items():
+        urls = re.findall(r"redis://[^\s\"']*", yaml.safe_dump(service, width=10_000))
+        assert all(u.startswith("redis://:${REDIS_PASSWORD") for u in urls), (name, urls)
+
+
+def test_flower_is_off_by_default_and_behind_basic_auth() -> None:
+    flower = SERVICES["flower"]
+    assert flower["profiles"] == ["flower"]
+    assert any(a.startswith("--basic-auth=${FLOWER_BASIC_AUTH:?") for a in _command(flower))
+
+
+def test_every_long_running_container_checks_itself() -> None:
+    for name in ("postgres", "redis", "worker", "trainer", "beat", "api", "flower"):
+        assert "healthcheck" in SERVICES[name], name
+    worker_name = next(p for p in _worker_command().params if p.name == "name").default
+    for name in ("worker", "trainer"):
+        check = " ".join(SERVICES[name]["healthcheck"]["test"])
+        # Its own node only: one live worker must not mark the others healthy.
+        assert f"--destination {worker_name.replace('%h', '$$HOSTNAME')}" in check, name
+        app_path = check.split("-A ")[1].split()[0]
+        module, attr = app_path.split(":")
+        assert type(getattr(importlib.import_module(module), attr)).__name__ == "Celery"
+    assert "celerybeat-schedule" in " ".join(SERVICES["beat"]["healthcheck"]["test"])
+
+
+def _worker_command() -> Any:
+    import typer.main
+
+    group = typer.main.get_command(app)
+    return group.commands["worker"]  # type: ignore[attr-defined]
+
+
+def _gib(limit: str) -> float:
+    number, unit = float(limit[:-1]), limit[-1].lower()
+    return number / {"g": 1, "m": 1024}[unit]
+
+
+def test_every_container_has_a_memory_limit_sized_for_its_work() -> None:
+    for name, service in SERVICES.items():
+        assert "mem_limit" in service, name
+    command = _command(SERVICES["worker"])
+    processes = int(command[command.index("--concurrency") + 1])
+    # A scoring process peaks at 0.93 GiB (docs/benchmarks.md), plus the main process.
+    assert _gib(SERVICES["worker"]["mem_limit"]) >= processes * 0.93 + 0.3
+    assert _gib(SERVICES["redis"]["mem_limit"]) > 1.0  # above its own 1 GB maxmemory
+
+
+def test_the_data_volume_belongs_to_the_user_the_image_runs_as() -> None:
+    lines = (ROOT / "Dockerfile").read_text()
+    user = lines.index("USER trustq")
+    assert "chown trustq:trustq /data" in lines[:user]
