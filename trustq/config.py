@@ -81,6 +81,11 @@ class Settings(BaseSettings):
     # while the broker holds no message for it, and fails it after max_attempts.
     sweep_interval: float = Field(default=30.0, ge=0.5)
     sweep_stale_after: float = Field(default=120.0, ge=1)
+    # Whether this process's /metrics carries the cluster-wide gauges (queue depth, backlog,
+    # submissions by status, serving model). They read the same database and broker wherever
+    # they are served, so summed over several targets they are wrong: turn this off on all
+    # processes but one (docker-compose.yml keeps it on the trainer alone).
+    cluster_metrics: bool = True
     # Each worker writes a heartbeat this often; one silent for lost_worker_after is presumed
     # lost, and the submissions it had claimed are queued again (trustq/tasks/sweeper.py).
     heartbeat_seconds: float = Field(default=10.0, ge=0.5)

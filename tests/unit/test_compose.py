@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import re
 import shlex
 from pathlib import Path
@@ -136,7 +137,12 @@ def test_flower_watches_the_workers_broker() -> None:
 def test_no_secret_has_a_default_and_env_example_names_each() -> None:
     """Each password comes from .env; compose stops (``:?``) while one is unset."""
     secrets = set(re.findall(r"\$\{([A-Z_]*(?:PASSWORD|AUTH)[A-Z_]*)", TEXT))
-    assert secrets == {"POSTGRES_PASSWORD", "REDIS_PASSWORD", "FLOWER_BASIC_AUTH"}
+    assert secrets == {
+        "POSTGRES_PASSWORD",
+        "REDIS_PASSWORD",
+        "FLOWER_BASIC_AUTH",
+        "GRAFANA_ADMIN_PASSWORD",
+    }
     for name in secrets:
         assert f"${{{name}:-" not in TEXT and f"${{{name}:?" in TEXT, name
     example = (ROOT / ".env.example").read_text()
@@ -163,7 +169,17 @@ def test_flower_is_off_by_default_and_behind_basic_auth() -> None:
 
 
 def test_every_long_running_container_checks_itself() -> None:
-    for name in ("postgres", "redis", "worker", "trainer", "beat", "api", "flower"):
+    for name in (
+        "postgres",
+        "redis",
+        "worker",
+        "trainer",
+        "beat",
+        "api",
+        "flower",
+        "prometheus",
+        "grafana",
+    ):
         assert "healthcheck" in SERVICES[name], name
     worker_name = next(p for p in _worker_command().params if p.name == "name").default
     for name in ("worker", "trainer"):
@@ -202,3 +218,79 @@ def test_the_data_volume_belongs_to_the_user_the_image_runs_as() -> None:
     lines = (ROOT / "Dockerfile").read_text()
     user = lines.index("USER trustq")
     assert "chown trustq:trustq /data" in lines[:user]
+
+
+def _known_metrics(monkeypatch: pytest.MonkeyPatch) -> dict[str, set[str]]:
+    """Every metric trustq exports (names as Prometheus stores them) with its labels."""
+    import datetime as dt
+
+    from prometheus_client import Counter, Gauge, Histogram
+
+    from trustq import metrics
+    from trustq.services import status
+
+    known: dict[str, set[str]] = {}
+    for value in vars(metrics).values():
+        if isinstance(value, Counter | Gauge | Histogram):
+            name, labels = value._name, set(value._labelnames)  # noqa: SLF001
+            suffixes = {
+                Counter: ["_total"],
+                Gauge: [""],
+                Histogram: ["_bucket", "_count", "_sum"],
+            }[type(value)]
+            for suffix in suffixes:
+                known[name + suffix] = labels | ({"le"} if suffix == "_bucket" else set())
+    # The cluster gauges, read from a broker and database made up for the occasion.
+    snapshot = status.DatabaseSnapshot({"queued": 1}, dt.datetime.now(dt.UTC), "v1")
+    monkeypatch.setattr(status, "queue_depths", lambda: {"scoring": 3})
+    monkeypatch.setattr(status, "database_snapshot", lambda: snapshot)
+    for family in status.BacklogCollector().collect():
+        known[family.name] = {k for sample in family.samples for k in sample.labels}
+    return known
+
+
+def test_the_dashboard_asks_for_metrics_trustq_exports(monkeypatch: pytest.MonkeyPatch) -> None:
+    known = _known_metrics(monkeypatch)
+    dashboard = json.loads((ROOT / "deploy/grafana/dashboards/trustq.json").read_text())
+    titles = [panel["title"] for panel in dashboard["panels"]]
+    for needed in ("scored", "latency", "Queue depth", "Oldest", "Failures", "Band", "Serving"):
+        assert any(needed in title for title in titles), needed
+    for panel in dashboard["panels"]:
+        for target in panel["targets"]:
+            expr = target["expr"]
+            names = set(re.findall(r"\btrustq_[a-z_]+", expr))
+            assert names, (panel["title"], expr)
+            for name in names:
+                assert name in known, (panel["title"], name)
+            grouped = set()
+            for clause in re.findall(r"\b(?:by|ignoring|without) \(([^)]*)\)", expr):
+                grouped |= {label.strip() for label in clause.split(",") if label.strip()}
+            labels = set().union(*(known[n] for n in names))
+            assert grouped <= labels, (panel["title"], grouped - labels)
+
+
+def test_prometheus_scrapes_the_api_the_workers_and_the_one_cluster_exporter() -> None:
+    config = yaml.safe_load((ROOT / "deploy/prometheus.yml").read_text())
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    port = SERVICES["worker"]["environment"]["TRUSTQ_WORKER_METRICS_PORT"]
+    assert jobs["api"]["dns_sd_configs"][0]["port"] == 8000
+    for name in ("worker", "trainer"):
+        assert jobs[name]["dns_sd_configs"][0]["names"] == [name]
+        assert str(jobs[name]["dns_sd_configs"][0]["port"]) == port
+    exporters = [
+        name
+        for name, service in SERVICES.items()
+        if str(service.get("environment", {}).get("TRUSTQ_CLUSTER_METRICS", "")).lower() == "true"
+    ]
+    assert exporters == ["trainer"]  # one process: the cluster's gauges are never summed
+    for name in ("api", "worker", "beat"):
+        assert SERVICES[name]["environment"]["TRUSTQ_CLUSTER_METRICS"] == "false"
+    mounts = " ".join(SERVICES["prometheus"]["volumes"] + SERVICES["grafana"]["volumes"])
+    for path in (
+        "deploy/prometheus.yml",
+        "deploy/grafana/provisioning",
+        "deploy/grafana/dashboards",
+    ):
+        assert f"./{path}" in mounts and (ROOT / path).exists(), path
+    for name in ("prometheus", "grafana"):
+        assert SERVICES[name]["profiles"] == ["observability"]

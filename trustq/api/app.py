@@ -187,7 +187,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.auth_failure_limiter = RateLimiter(
         "failed-auth", settings.api_auth_failure_limit, settings.api_auth_failure_burst, storage
     )
-    app.state.metrics_registry = metrics.make_registry([status_service.BacklogCollector()])
+    app.state.metrics_registry = metrics.make_registry(
+        [status_service.BacklogCollector()] if settings.cluster_metrics else []
+    )
     app.state.readiness = None
     problems.install(app)
     app.include_router(routes.router)

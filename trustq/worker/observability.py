@@ -79,5 +79,6 @@ def serve_metrics(port: int) -> None:
     """Serve the metrics of this worker's processes on ``port`` (a daemon thread)."""
     from prometheus_client import start_http_server
 
-    start_http_server(port, registry=metrics.make_registry([BacklogCollector()]))
+    cluster = [BacklogCollector()] if get_settings().cluster_metrics else []
+    start_http_server(port, registry=metrics.make_registry(cluster))
     log.info("worker metrics on port %d", port)
