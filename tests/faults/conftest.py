@@ -314,3 +314,17 @@ def trial(stack: Stack, tmp_path: Path, request: pytest.FixtureRequest) -> Itera
         folder.mkdir(parents=True, exist_ok=True)
         for log in tmp_path.glob("*.log"):
             shutil.copy(log, folder / log.name)
+
+
+def check(outcome: Outcome, valid: list[uuid.UUID], poison: list[uuid.UUID]) -> None:
+    assert not outcome.lost, f"lost {len(outcome.lost)}: {outcome.lost[:5]}"
+    assert outcome.duplicated == 0
+    assert outcome.scored_once == len(valid)
+    assert set(outcome.failed) == {str(p) for p in poison}, outcome.failed
+    for reason in outcome.failed.values():
+        assert reason and "experience_level" in reason, reason
+
+
+def progress(trial: Trial, more: int, what: str) -> None:
+    target = trial.verdict_count() + more
+    wait_for(lambda: trial.verdict_count() >= target, 90, what)
