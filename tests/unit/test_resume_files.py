@@ -84,7 +84,10 @@ def test_a_hostile_file_is_refused_in_seconds_without_touching_the_caller(name: 
         extract_text(data, filename, LIMITS)
     elapsed = time.perf_counter() - started
     grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
-    assert elapsed < 6, f"{name} took {elapsed:.1f} s"
+    # The bound that holds on a busy machine too: the reader is stopped at its time limit
+    # (test_a_reader_past_its_time_is_stopped); alone, each file is refused in under 2 s
+    # (docs/reliability.md).
+    assert elapsed < LIMITS.timeout_s + 2, f"{name} took {elapsed:.1f} s"
     assert grown_mib < 64, f"{name} grew the calling process by {grown_mib:.0f} MiB"
 
 
