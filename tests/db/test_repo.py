@@ -15,7 +15,7 @@ from trustq.db import submissions as submissions_db
 from trustq.db import verdicts as verdicts_db
 from trustq.db import workers as workers_db
 from trustq.db.session import session_scope
-from trustq.db.tables import ModelVersion, Submission, Verdict, utcnow
+from trustq.db.tables import ModelVersion, Submission, Verdict, WorkerHeartbeat, utcnow
 from trustq.schemas import Profile
 
 pytestmark = pytest.mark.db
@@ -148,4 +148,4 @@ def test_only_claims_of_silent_workers_are_taken_back_and_only_once(rolled_back)
         assert again == [] and not submissions_db.requeue_stale(session, lost[0])
         back = session.get(Submission, ids["dead"])
         assert (back.status, back.claimed_by, back.attempts) == ("queued", None, 1)
-        assert workers_db.heartbeats(session)["alive@b"] == now
+        assert session.get(WorkerHeartbeat, "alive@b").beat_at == now

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from trustq.db.tables import WorkerHeartbeat
@@ -17,8 +16,3 @@ def record_heartbeat(session: Session, worker: str, now: dt.datetime) -> None:
         session.add(WorkerHeartbeat(worker=worker, started_at=now, beat_at=now))
     else:
         row.beat_at = now
-
-
-def heartbeats(session: Session) -> dict[str, dt.datetime]:
-    """Every worker's last heartbeat."""
-    return dict(session.execute(select(WorkerHeartbeat.worker, WorkerHeartbeat.beat_at)).all())

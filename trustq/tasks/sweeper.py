@@ -13,9 +13,9 @@ A submission claimed by a worker that has gone silent (no heartbeat for
 ``TRUSTQ_LOST_WORKER_AFTER`` seconds: its machine or container was lost with its messages
 taken and unacknowledged) is queued again at once with one more attempt counted
 (``reclaim_from_lost_workers``): Redis would hand its message back only after the visibility
-timeout. Every live worker does this after each of its heartbeats, and so does each sweep; if
-the silent worker comes back, its verdict and the new one are the same row (a verdict is
-unique per submission and model version).
+timeout. Every live worker does this after each of its heartbeats (a sweep runs on a worker
+too, so it leaves this to them); if the silent worker comes back, its verdict and the new one
+are the same row (a verdict is unique per submission and model version).
 
 Otherwise a submission whose message is still in the queue, or taken by a worker and not yet
 acknowledged, is left alone: a long backlog is not a loss, and publishing it twice would
@@ -58,7 +58,6 @@ GROUP = 200
 class SweepResult:
     """What one sweep found and did."""
 
-    reclaimed: list[uuid.UUID] = field(default_factory=list)  # from lost workers
     stale: int = 0  # queued or processing for longer than sweep_stale_after
     in_broker: int = 0  # of those, left alone: their message is queued or being worked on
     republished: list[uuid.UUID] = field(default_factory=list)
@@ -68,7 +67,6 @@ class SweepResult:
 
     def summary(self) -> dict[str, int | bool]:
         return {
-            "reclaimed": len(self.reclaimed),
             "stale": self.stale,
             "in_broker": self.in_broker,
             "republished": len(self.republished),
@@ -139,23 +137,38 @@ def _dead_letter_reason(row: submissions_db.Unfinished, now: dt.datetime) -> str
     )
 
 
-def reclaim_from_lost_workers(settings: Settings) -> list[uuid.UUID]:
-    """Queue again, once, what workers silent for ``lost_worker_after`` seconds had claimed;
-    the ids published. A compare-and-set per row: of several workers and sweeps doing this
-    at the same moment, one wins each row."""
-    silent_since = utcnow() - dt.timedelta(seconds=settings.lost_worker_after)
-    with session_scope() as session:
-        lost = submissions_db.claimed_by_lost_workers(session, silent_since, SWEEP_LIMIT)
-    reclaimed: list[uuid.UUID] = []
-    for group in _groups(sorted(lost, key=_by_id)):
+def _requeue(
+    rows: list[submissions_db.Unfinished],
+) -> tuple[list[uuid.UUID], int, BrokerUnavailable | None]:
+    """Mark ``rows`` queued with one more attempt and publish them, a group per transaction,
+    in id order (the order workers lock a batch in, so this and a claim never deadlock).
+    The ids published, the rows someone touched since they were read, and the broker's
+    refusal that stopped it, if one did."""
+    published: list[uuid.UUID] = []
+    raced = 0
+    for group in _groups(sorted(rows, key=_by_id)):
         try:
             with session_scope() as session:
                 ids = [row.id for row in group if submissions_db.requeue_stale(session, row)]
-                publish(ids)  # inside the transaction: a refused publish changes nothing
+                # Inside the transaction: if the broker refuses, no attempt is counted.
+                publish(ids)
         except BrokerUnavailable as exc:
-            log.warning("reclaim stopped: %s; the next heartbeat tries again", exc)
-            break
-        reclaimed.extend(ids)
+            return published, raced, exc
+        raced += len(group) - len(ids)
+        published.extend(ids)
+    return published, raced, None
+
+
+def reclaim_from_lost_workers(settings: Settings) -> list[uuid.UUID]:
+    """Queue again, once, what workers silent for ``lost_worker_after`` seconds had claimed;
+    the ids published. A compare-and-set per row: of several workers doing this at the same
+    moment, one wins each row."""
+    silent_since = utcnow() - dt.timedelta(seconds=settings.lost_worker_after)
+    with session_scope() as session:
+        lost = submissions_db.claimed_by_lost_workers(session, silent_since, SWEEP_LIMIT)
+    reclaimed, _, refused = _requeue(lost)
+    if refused is not None:
+        log.warning("reclaim stopped: %s; the next heartbeat tries again", refused)
     if reclaimed:
         log.warning(
             "queued again %d submission(s) claimed by workers silent for %.0f s or more",
@@ -166,16 +179,14 @@ def reclaim_from_lost_workers(settings: Settings) -> list[uuid.UUID]:
 
 
 def sweep(settings: Settings | None = None) -> SweepResult:
-    """Queue again what lost workers held and what the broker lost; fail what reached the
-    attempt limit."""
+    """Publish again what the broker lost; fail what reached the attempt limit."""
     settings = settings or get_settings()
-    reclaimed = reclaim_from_lost_workers(settings)
     now = utcnow()
     with session_scope() as session:
         stale = submissions_db.unfinished_before(
             session, now - dt.timedelta(seconds=settings.sweep_stale_after), SWEEP_LIMIT
         )
-    result = SweepResult(reclaimed=reclaimed, stale=len(stale))
+    result = SweepResult(stale=len(stale))
     if not stale:
         return result
     try:
@@ -203,20 +214,12 @@ def sweep(settings: Settings | None = None) -> SweepResult:
                 result.failed.append(row.id)
             else:
                 result.raced += 1
-    # In id order, the order workers lock a batch in: a sweep and a claim never deadlock.
-    again = sorted((row for row in lost if row.attempts < settings.max_attempts), key=_by_id)
-    for group in _groups(again):
-        try:
-            with session_scope() as session:
-                ids = [row.id for row in group if submissions_db.requeue_stale(session, row)]
-                result.raced += len(group) - len(ids)
-                # Inside the transaction: if the broker refuses, no attempt is counted.
-                publish(ids)
-        except BrokerUnavailable as exc:
-            result.broker_down = True
-            log.warning("sweep stopped: %s; the next sweep tries again", exc)
-            break
-        result.republished.extend(ids)
+    again = [row for row in lost if row.attempts < settings.max_attempts]
+    result.republished, raced, refused = _requeue(again)
+    result.raced += raced
+    if refused is not None:
+        result.broker_down = True
+        log.warning("sweep stopped: %s; the next sweep tries again", refused)
     return result
 
 
