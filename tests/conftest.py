@@ -135,7 +135,8 @@ def redis_client() -> Iterator[object]:
 
 @pytest.fixture
 def clean_tables(database: str) -> Iterator[None]:  # noqa: ARG001
-    """Empty submissions and verdicts (models and embeddings stay: they are costly)."""
+    """Empty submissions, verdicts and webhooks (models and embeddings stay: they are
+    costly)."""
     from sqlalchemy import text
     from sqlalchemy.exc import OperationalError
 
@@ -147,7 +148,12 @@ def clean_tables(database: str) -> Iterator[None]:  # noqa: ARG001
     for attempt in range(5):
         try:
             with session_scope() as session:
-                session.execute(text("TRUNCATE verdicts, labels, resume_bands, submissions"))
+                session.execute(
+                    text(
+                        "TRUNCATE verdicts, labels, resume_bands, webhook_attempts, "
+                        "webhook_deliveries, webhook_endpoints, submissions"
+                    )
+                )
             break
         except OperationalError as exc:
             if "deadlock detected" not in str(exc) or attempt == 4:

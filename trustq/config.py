@@ -171,6 +171,25 @@ class Settings(BaseSettings):
     # /readyz answers from its last check for this long (0: check on every call).
     api_readiness_cache_seconds: float = Field(default=1.0, ge=0, le=60)
 
+    # --- webhooks (`trustq webhooks run` delivers them) ---
+    # Each attempt gets this long for the whole exchange (connect, send, answer).
+    webhook_timeout_s: float = Field(default=10.0, gt=0, le=60)
+    # A failing delivery is tried again after base, 2 base, 4 base ... up to max_delay
+    # seconds, until retry_for seconds after the event; then it is failed (replayable).
+    webhook_backoff_base_s: float = Field(default=10.0, gt=0)
+    webhook_backoff_max_s: float = Field(default=3600.0, gt=0)
+    webhook_retry_for_s: float = Field(default=86400.0, gt=0)
+    # Deliveries in flight at once per `trustq webhooks run` process; when idle, it looks
+    # for due deliveries this often.
+    webhook_concurrency: int = Field(default=32, ge=1, le=1000)
+    webhook_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    # Endpoints an owner (an API key) may register.
+    webhook_max_endpoints: int = Field(default=5, ge=1, le=1000)
+    # Endpoint URLs are https, on public addresses, unless these allow http and private,
+    # loopback or link-local addresses (a receiver inside the operator's own network).
+    webhook_allow_http: bool = False
+    webhook_allow_private: bool = False
+
     # --- operations ---
     log_format: Literal["json", "text"] = "json"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

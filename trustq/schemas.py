@@ -322,3 +322,85 @@ def sha256_text(text: str) -> str:
     """The hex SHA-256 of ``text`` as UTF-8: how a resume is known in the database and the
     embedding cache."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+WEBHOOK_EVENTS = ("verdict.ready", "submission.failed")
+
+
+class WebhookEndpointIn(BaseModel):
+    """An endpoint to register: where to post, and which events."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: Annotated[str, StringConstraints(min_length=1, max_length=2000)] = Field(
+        description="https, on a public address (an operator may allow http and private ones)."
+    )
+    events: list[Literal["verdict.ready", "submission.failed"]] = Field(
+        default_factory=lambda: list(WEBHOOK_EVENTS), min_length=1, max_length=2
+    )
+    description: (
+        Annotated[
+            str,
+            StringConstraints(max_length=300),
+            AfterValidator(lambda v: check_name(v, "description")),
+        ]
+        | None
+    ) = None
+
+
+class WebhookEndpointOut(BaseModel):
+    id: str
+    owner: str = Field(description="The API key whose submissions' events it receives.")
+    url: str
+    events: list[str]
+    description: str | None
+    created_at: dt.datetime
+    created_by: str
+    failures: int = Field(description="Consecutive failed attempts (0 once one succeeds).")
+    paused_until: dt.datetime | None = Field(
+        description="While failing, its deliveries wait until then."
+    )
+
+
+class WebhookEndpointCreated(WebhookEndpointOut):
+    secret: str = Field(
+        description="Signs every delivery (Trustq-Signature); shown this once, keep it now."
+    )
+
+
+class WebhookAttemptOut(BaseModel):
+    at: dt.datetime
+    status_code: int | None
+    error: str | None = Field(description="Why it failed; null when it was delivered.")
+    duration_ms: float
+
+
+class WebhookDeliveryOut(BaseModel):
+    id: str
+    event_id: str = Field(description="The same in every delivery and replay of the event.")
+    event: str
+    endpoint_id: str
+    evaluation_id: str
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    replays: int
+    created_at: dt.datetime
+    next_attempt_at: dt.datetime | None = Field(description="Pending deliveries only.")
+    delivered_at: dt.datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    attempt_log: list[WebhookAttemptOut] | None = Field(
+        default=None, description="Every attempt, oldest first (single deliveries only)."
+    )
+
+
+class WebhookDeliveryPage(BaseModel):
+    items: list[WebhookDeliveryOut]
+
+
+class WebhookEndpointList(BaseModel):
+    items: list[WebhookEndpointOut]
+
+
+class ReplayOut(BaseModel):
+    replayed: list[str] = Field(description="The deliveries due again now.")

@@ -25,6 +25,9 @@ TABLES = {
     "model_decisions",
     "api_keys",
     "audit_events",
+    "webhook_endpoints",
+    "webhook_deliveries",
+    "webhook_attempts",
 }
 
 

@@ -42,7 +42,7 @@ def verdicts(database, redis_client, shared_worker) -> dict[str, Any]:  # noqa: 
     shared_worker.pause()
     empty_queues(redis_client)
     with session_scope() as session:
-        session.execute(text("TRUNCATE verdicts, labels, resume_bands, submissions"))
+        session.execute(text("TRUNCATE verdicts, labels, resume_bands, submissions CASCADE"))
     ids = client.enqueue_many([c["profile"] for c in CASES], submitted_by="reviewer-cases")
     shared_worker.consume()
     pairs = zip(CASES, ids, strict=True)

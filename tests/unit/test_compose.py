@@ -27,7 +27,9 @@ def _command(service: dict) -> list[str]:
 
 
 def test_the_stack_has_every_part() -> None:
-    assert {"postgres", "redis", "migrate", "worker", "beat", "api", "flower"} <= set(SERVICES)
+    assert {"postgres", "redis", "migrate", "worker", "beat", "api", "flower", "webhooks"} <= set(
+        SERVICES
+    )
 
 
 TRUSTQ_SERVICES = [n for n, s in SERVICES.items() if "command" in s and _command(s)[0] == "trustq"]
@@ -175,6 +177,7 @@ def test_every_long_running_container_checks_itself() -> None:
         "worker",
         "trainer",
         "beat",
+        "webhooks",
         "api",
         "flower",
         "prometheus",
@@ -190,6 +193,10 @@ def test_every_long_running_container_checks_itself() -> None:
         module, attr = app_path.split(":")
         assert type(getattr(importlib.import_module(module), attr)).__name__ == "Celery"
     assert "celerybeat-schedule" in " ".join(SERVICES["beat"]["healthcheck"]["test"])
+    # The dispatcher touches the file its health check reads.
+    command = _command(SERVICES["webhooks"])
+    alive = command[command.index("--alive-file") + 1]
+    assert alive in " ".join(SERVICES["webhooks"]["healthcheck"]["test"])
 
 
 def _worker_command() -> Any:

@@ -20,13 +20,13 @@ from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from trustq import logs, metrics
-from trustq.api import problems, routes
+from trustq.api import problems, routes, webhooks
 from trustq.api.auth import RateLimiter, bearer, limit_storage, require
 from trustq.api.problems import Problem, ProblemDetail
 from trustq.api.schemas import Health, LabelIn, Ready
 from trustq.config import Settings
 from trustq.db.tables import ApiKeyScope
-from trustq.schemas import Profile
+from trustq.schemas import Profile, WebhookEndpointIn
 from trustq.services import status as status_service
 
 log = logging.getLogger("trustq.api")
@@ -193,6 +193,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.readiness = None
     problems.install(app)
     app.include_router(routes.router)
+    app.include_router(webhooks.router)
     app.add_middleware(BodyLimit, limit=settings.api_max_body_bytes)
     app.add_middleware(RequestContext)
 
@@ -283,7 +284,7 @@ def create_app(settings: Settings) -> FastAPI:
             )
             # Bodies read by hand (after the key is checked): publish their schemas here.
             components = schema.setdefault("components", {}).setdefault("schemas", {})
-            for model in (Profile, LabelIn):
+            for model in (Profile, LabelIn, WebhookEndpointIn):
                 body = model.model_json_schema(ref_template="#/components/schemas/{model}")
                 components.update(body.pop("$defs", {}))
                 components[model.__name__] = body

@@ -15,6 +15,7 @@ from trustq.cli import (  # noqa: F401 - each module registers its commands on t
     training,
     models,
     api,
+    webhooks,
     status,
     db,
     demo,

@@ -14,11 +14,13 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from trustq.db import webhooks as webhooks_db
 from trustq.db.common import insert_for
 from trustq.db.tables import (
     ResumeBand,
     Submission,
     SubmissionStatus,
+    WebhookEvent,
     WorkerHeartbeat,
     utcnow,
 )
@@ -165,12 +167,20 @@ def set_extracted_resume(
     )
 
 
-def mark_failed(session: Session, submission_id: uuid.UUID, error: str) -> None:
-    session.execute(
+def mark_failed(session: Session, submission_id: uuid.UUID, error: str) -> bool:
+    """Fail a submission that has no verdict; its submitter's webhooks are told."""
+    result = session.execute(
         update(Submission)
-        .where(Submission.id == submission_id, Submission.status != SubmissionStatus.done)
+        .where(
+            Submission.id == submission_id,
+            Submission.status.not_in([SubmissionStatus.done, SubmissionStatus.failed]),
+        )
         .values(status=SubmissionStatus.failed, last_error=error[:4000], updated_at=utcnow())
     )
+    if result.rowcount != 1:
+        return False
+    webhooks_db.queue_events(session, WebhookEvent.submission_failed, [submission_id])
+    return True
 
 
 @dataclass(frozen=True)
@@ -242,13 +252,17 @@ def requeue_stale(session: Session, row: Unfinished) -> bool:
 
 
 def fail_stale(session: Session, row: Unfinished, reason: str) -> bool:
-    """Mark ``row`` failed with ``reason``; False if someone touched it since the read."""
+    """Mark ``row`` failed with ``reason`` (its submitter's webhooks are told); False if
+    someone touched it since the read."""
     result = session.execute(
         update(Submission)
         .where(*_unchanged(row))
         .values(status=SubmissionStatus.failed, last_error=reason[:4000], updated_at=utcnow())
     )
-    return result.rowcount == 1
+    if result.rowcount != 1:
+        return False
+    webhooks_db.queue_events(session, WebhookEvent.submission_failed, [row.id])
+    return True
 
 
 def requeue_failed(session: Session, submission_ids: Sequence[uuid.UUID] | None) -> list[uuid.UUID]:

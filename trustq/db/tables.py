@@ -360,3 +360,87 @@ class AuditEvent(Base):
     kind: Mapped[str] = mapped_column(String(64), index=True)
     actor: Mapped[str] = mapped_column(String(200))
     detail: Mapped[dict[str, Any]] = mapped_column(JSONDoc, default=dict)
+
+
+class WebhookEvent(StrEnum):
+    verdict_ready = "verdict.ready"
+    submission_failed = "submission.failed"
+
+
+class DeliveryStatus(StrEnum):
+    pending = "pending"
+    delivered = "delivered"
+    failed = "failed"
+
+
+class WebhookEndpoint(Base):
+    """Where the events of one owner's submissions (an API key's name) are posted."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    owner: Mapped[str] = mapped_column(String(200), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    # The signing secret: kept as is, since every delivery is signed with it.
+    secret: Mapped[str] = mapped_column(String(100))
+    events: Mapped[list[str]] = mapped_column(JSONDoc)
+    description: Mapped[str | None] = mapped_column(String(300))
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Consecutive failed attempts, and until when its deliveries wait: a dead endpoint is
+    # tried once per back-off step, not once per event.
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    paused_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class WebhookDelivery(Base):
+    """One event for one endpoint (the outbox): written in the transaction that wrote the
+    verdict or the failure, sent by ``trustq webhooks run`` until it is delivered or its
+    retry window closes."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="status_known"),
+        CheckConstraint("event IN ('verdict.ready', 'submission.failed')", name="event_known"),
+        Index("ix_webhook_deliveries_status_next", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_endpoint_created", "endpoint_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    # The same event sent to several endpoints shares its id (receivers deduplicate on it).
+    event_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    event: Mapped[str] = mapped_column(String(32))
+    endpoint_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE")
+    )
+    submission_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("submissions.id", ondelete="CASCADE"), index=True
+    )
+    # The JSON body, made at the first attempt and sent unchanged by every later one.
+    body: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.pending)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Its retry window (TRUSTQ_WEBHOOK_RETRY_FOR_S) counts from here: the event's time, or
+    # its last replay's.
+    retry_from: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    replays: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class WebhookAttempt(Base):
+    """Append-only: every attempt to deliver, with what the endpoint answered."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[float] = mapped_column(Float)

@@ -12,12 +12,14 @@ from typing import Any
 from sqlalchemy import Select, select, tuple_, update
 from sqlalchemy.orm import Session, load_only
 
+from trustq.db import webhooks as webhooks_db
 from trustq.db.common import insert_for
 from trustq.db.tables import (
     Label,
     Submission,
     SubmissionStatus,
     Verdict,
+    WebhookEvent,
     utcnow,
 )
 
@@ -35,6 +37,8 @@ def write_verdict(session: Session, values: Mapping[str, Any]) -> bool:
         .where(Submission.id == values["submission_id"])
         .values(status=SubmissionStatus.done, last_error=None, updated_at=utcnow())
     )
+    if inserted:
+        webhooks_db.queue_events(session, WebhookEvent.verdict_ready, [values["submission_id"]])
     return inserted
 
 
@@ -55,6 +59,7 @@ def write_verdicts(session: Session, rows: Sequence[Mapping[str, Any]]) -> set[u
         .where(Submission.id.in_([r["submission_id"] for r in rows]))
         .values(status=SubmissionStatus.done, last_error=None, updated_at=utcnow())
     )
+    webhooks_db.queue_events(session, WebhookEvent.verdict_ready, inserted)
     return inserted
 
 
