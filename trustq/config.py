@@ -163,6 +163,10 @@ class Settings(BaseSettings):
     # Requests per minute per API key, counted in each API process; 0 turns the limit off.
     api_rate_limit: int = Field(default=600, ge=0)
     api_rate_burst: int = Field(default=60, ge=1)
+    # The proxies (load balancers) whose X-Forwarded-For names the client: comma-separated
+    # addresses or networks, "*" for any (only where nothing else can reach the API). The
+    # per-address limit below counts the client so named, not the proxy every client shares.
+    api_forwarded_allow_ips: str = "127.0.0.1"
     # Requests without a valid key, per minute per client address; 0 turns the limit off.
     api_auth_failure_limit: int = Field(default=30, ge=0)
     api_auth_failure_burst: int = Field(default=20, ge=1)

@@ -12,7 +12,9 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -105,16 +107,15 @@ def live_worker(worker: SharedWorker) -> WorkerProcess:
     return worker.consume()
 
 
-@pytest.fixture(scope="module")
-def served(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:  # noqa: ARG001
-    """`trustq api` on a free port, on the run's database and Redis; its base URL."""
+@contextmanager
+def api_process(log_path: Path, env: dict[str, str]) -> Iterator[str]:
+    """`trustq api` on a free port with ``env`` over this process's settings; its base URL."""
     port = free_port()
-    log_path = tmp_path_factory.mktemp("hostile-api") / "api.log"
     with log_path.open("wb") as log:
         api = subprocess.Popen(
             [sys.executable, "-m", "trustq", "api", "--port", str(port)],
             cwd=ROOT,
-            env={**os.environ, "TRUSTQ_API_AUTH_FAILURE_LIMIT": "0"},
+            env={**os.environ, **env},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -135,3 +136,11 @@ def served(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     finally:
         os.killpg(api.pid, signal.SIGTERM)
         api.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def served(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:  # noqa: ARG001
+    """`trustq api` on a free port, on the run's database and Redis; its base URL."""
+    log_path = tmp_path_factory.mktemp("hostile-api") / "api.log"
+    with api_process(log_path, {"TRUSTQ_API_AUTH_FAILURE_LIMIT": "0"}) as base:
+        yield base

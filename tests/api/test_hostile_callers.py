@@ -10,13 +10,14 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import Key
+from tests.api.conftest import Key, api_process
 from tests.api.test_errors import problem
 from tests.conftest import empty_queues
 from tests.factories import profile
@@ -136,6 +137,31 @@ def test_failed_authentications_are_limited_per_address_before_any_look_up(
     # process they reach.
     fresh = make_client("192.0.2.7", api_auth_failure_limit=60, api_auth_failure_burst=5)
     assert fresh.get("/v1/models", headers=keys["read"].headers).status_code == 200
+
+
+def test_behind_a_trusted_proxy_each_client_is_limited_on_its_own(tmp_path: Path) -> None:
+    """Every client of a load balancer comes from its address: the limit counts the address
+    X-Forwarded-For names when the proxy is trusted, and ignores the header otherwise (a
+    client cannot pick a fresh address for each guess)."""
+    limits = {"TRUSTQ_API_AUTH_FAILURE_LIMIT": "60", "TRUSTQ_API_AUTH_FAILURE_BURST": "3"}
+
+    def guesses(base: str, forwarded_for: list[str]) -> list[int]:
+        return [
+            httpx.get(
+                f"{base}/v1/models",
+                headers={"Authorization": "Bearer tq_guess", "X-Forwarded-For": client},
+                timeout=10,
+            ).status_code
+            for client in forwarded_for
+        ]
+
+    trusted = {**limits, "TRUSTQ_API_FORWARDED_ALLOW_IPS": "127.0.0.1"}
+    with api_process(tmp_path / "trusted.log", trusted) as base:
+        assert guesses(base, ["203.0.113.1"] * 4) == [401, 401, 401, 429]
+        assert guesses(base, ["203.0.113.2"]) == [401]
+    untrusted = {**limits, "TRUSTQ_API_FORWARDED_ALLOW_IPS": "192.0.2.1"}
+    with api_process(tmp_path / "untrusted.log", untrusted) as base:
+        assert guesses(base, [f"198.51.100.{i}" for i in range(4)]) == [401, 401, 401, 429]
 
 
 @pytest.mark.parametrize("name", [n for n, v in HOSTILE_FILES.items() if v[3]])

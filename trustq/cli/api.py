@@ -32,6 +32,9 @@ def api(
         log_config=None,
         access_log=False,
         server_header=False,
+        # The client's address from X-Forwarded-For, only when a trusted proxy sent it.
+        proxy_headers=True,
+        forwarded_allow_ips=settings.api_forwarded_allow_ips,
         timeout_graceful_shutdown=20,
     )
 
