@@ -1,8 +1,8 @@
-"""webhook endpoints, their deliveries (the outbox) and every attempt
+"""webhook endpoints, their deliveries (the outbox) and every attempt; the key that sent a submission
 
 Revision ID: f2a3b4c5d6e7
 Revises: e1f2a3b4c5d6
-Create Date: 2026-12-07 19:58:41
+Create Date: 2026-12-07 20:23:02
 """
 
 from collections.abc import Sequence
@@ -20,6 +20,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table('webhook_endpoints',
     sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('api_key_id', sa.Integer(), nullable=False),
     sa.Column('owner', sa.String(length=200), nullable=False),
     sa.Column('url', sa.Text(), nullable=False),
     sa.Column('secret', sa.String(length=100), nullable=False),
@@ -29,9 +30,11 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('failures', sa.Integer(), server_default='0', nullable=False),
     sa.Column('paused_until', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('removed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['api_key_id'], ['api_keys.id'], name=op.f('fk_webhook_endpoints_api_key_id_api_keys'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_endpoints'))
     )
-    op.create_index(op.f('ix_webhook_endpoints_owner'), 'webhook_endpoints', ['owner'], unique=False)
+    op.create_index(op.f('ix_webhook_endpoints_api_key_id'), 'webhook_endpoints', ['api_key_id'], unique=False)
     op.create_table('webhook_deliveries',
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('event_id', sa.Uuid(), nullable=False),
@@ -55,6 +58,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_deliveries'))
     )
     op.create_index('ix_webhook_deliveries_endpoint_created', 'webhook_deliveries', ['endpoint_id', 'created_at'], unique=False)
+    op.create_index('ix_webhook_deliveries_endpoint_due', 'webhook_deliveries', ['endpoint_id', 'status', 'next_attempt_at'], unique=False)
     op.create_index(op.f('ix_webhook_deliveries_event_id'), 'webhook_deliveries', ['event_id'], unique=False)
     op.create_index('ix_webhook_deliveries_status_next', 'webhook_deliveries', ['status', 'next_attempt_at'], unique=False)
     op.create_index(op.f('ix_webhook_deliveries_submission_id'), 'webhook_deliveries', ['submission_id'], unique=False)
@@ -69,15 +73,25 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_attempts'))
     )
     op.create_index(op.f('ix_webhook_attempts_delivery_id'), 'webhook_attempts', ['delivery_id'], unique=False)
+    # In a batch: SQLite (the embedded default) adds a foreign key by copying the table.
+    with op.batch_alter_table('submissions') as batch:
+        batch.add_column(sa.Column('api_key_id', sa.Integer(), nullable=True))
+        batch.create_index(batch.f('ix_submissions_api_key_id'), ['api_key_id'], unique=False)
+        batch.create_foreign_key(batch.f('fk_submissions_api_key_id_api_keys'), 'api_keys', ['api_key_id'], ['id'], ondelete='SET NULL')
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('submissions') as batch:
+        batch.drop_constraint(batch.f('fk_submissions_api_key_id_api_keys'), type_='foreignkey')
+        batch.drop_index(batch.f('ix_submissions_api_key_id'))
+        batch.drop_column('api_key_id')
     op.drop_index(op.f('ix_webhook_attempts_delivery_id'), table_name='webhook_attempts')
     op.drop_table('webhook_attempts')
     op.drop_index(op.f('ix_webhook_deliveries_submission_id'), table_name='webhook_deliveries')
     op.drop_index('ix_webhook_deliveries_status_next', table_name='webhook_deliveries')
     op.drop_index(op.f('ix_webhook_deliveries_event_id'), table_name='webhook_deliveries')
+    op.drop_index('ix_webhook_deliveries_endpoint_due', table_name='webhook_deliveries')
     op.drop_index('ix_webhook_deliveries_endpoint_created', table_name='webhook_deliveries')
     op.drop_table('webhook_deliveries')
-    op.drop_index(op.f('ix_webhook_endpoints_owner'), table_name='webhook_endpoints')
+    op.drop_index(op.f('ix_webhook_endpoints_api_key_id'), table_name='webhook_endpoints')
     op.drop_table('webhook_endpoints')

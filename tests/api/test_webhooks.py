@@ -207,7 +207,8 @@ def test_endpoint_urls_that_reach_inside_are_refused(
     for url, why in [
         ("http://hooks.example.com/x", "must be https"),
         ("https://127.0.0.1/x", "loopback"),
-        ("https://localhost:8443/x", "resolves to"),
+        ("https://localhost:8443/x", "localhost resolves to a loopback address"),
+        ("https://[64:ff9b::a9fe:a9fe]/x", "link-local address (inside 64:ff9b::a9fe:a9fe)"),
         ("https://169.254.169.254/latest/meta-data", "link-local"),
         ("https://10.1.2.3/x", "private"),
         ("https://[::ffff:192.168.0.1]/x", "private"),
@@ -241,8 +242,9 @@ def test_too_many_endpoints_are_refused(
     assert "TRUSTQ_WEBHOOK_MAX_ENDPOINTS" in r.json()["detail"]
 
 
-def _failed_submission_for(owner: str) -> str:
-    """A submission of ``owner`` failed as a worker fails one (its event is queued)."""
+def _failed_submission_for(api_key_id: int) -> str:
+    """A submission sent with the key ``api_key_id``, failed as a worker fails one (its
+    event is queued)."""
     from trustq.db import submissions as submissions_db
     from trustq.db.session import session_scope
     from trustq.db.tables import Submission
@@ -252,7 +254,8 @@ def _failed_submission_for(owner: str) -> str:
             external_id=f"fl-{uuid.uuid4().hex[:6]}",
             payload=profile(),
             resume_sha256="0" * 64,
-            submitted_by=owner,
+            submitted_by="tests",
+            api_key_id=api_key_id,
             status="processing",
         )
         session.add(row)
@@ -270,7 +273,7 @@ def test_failures_are_pushed_and_addresses_checked_again_at_every_attempt(
     later resolves inside is refused the same way), and slow or redirecting endpoints fail
     their attempt within the time limit."""
     from trustq.config import get_settings
-    from trustq.services import webhooks
+    from trustq.services import apikeys, webhooks
     from trustq.services.webhook_delivery import deliver_due
 
     open_settings = get_settings().model_copy(
@@ -281,16 +284,16 @@ def test_failures_are_pushed_and_addresses_checked_again_at_every_attempt(
             "webhook_backoff_base_s": 0.01,
         }
     )
-    owner = f"owner-{uuid.uuid4().hex[:6]}"
+    key, _ = apikeys.create(f"owner-{uuid.uuid4().hex[:6]}", "submit")
     created = webhooks.add_endpoint(
-        open_settings, owner=owner, url=receiver.url, created_by="tests",
-        events=["submission.failed"],
+        open_settings, api_key_id=key.id, owner=key.name, url=receiver.url,
+        created_by="tests", events=["submission.failed"],
     )  # fmt: skip
-    sid = _failed_submission_for(owner)
+    sid = _failed_submission_for(key.id)
 
     closed = open_settings.model_copy(update={"webhook_allow_private": False})
     deliver_due(closed)
-    (delivery,) = webhooks.list_deliveries(owner=owner)
+    (delivery,) = webhooks.list_deliveries(api_key_id=key.id)
     assert delivery.status == "pending" and delivery.attempts == 1
     assert delivery.last_error.startswith("refused: 127.0.0.1 is a loopback address")
     assert receiver.received == []
@@ -301,7 +304,7 @@ def test_failures_are_pushed_and_addresses_checked_again_at_every_attempt(
         started = time.monotonic()
         deliver_due(open_settings)
         assert time.monotonic() - started < 3
-        (delivery,) = webhooks.list_deliveries(owner=owner)
+        (delivery,) = webhooks.list_deliveries(api_key_id=key.id)
         assert delivery.status == "pending" and delivery.last_error.startswith(error), delivery
 
     receiver.mode = "ok"
@@ -312,5 +315,5 @@ def test_failures_are_pushed_and_addresses_checked_again_at_every_attempt(
     assert got.event["type"] == "submission.failed"
     assert got.event["data"]["status"] == "failed"
     assert got.event["data"]["error"] == "the resume file could not be read"
-    (delivery,) = webhooks.list_deliveries(owner=owner)
+    (delivery,) = webhooks.list_deliveries(api_key_id=key.id)
     assert delivery.status == "delivered" and delivery.attempts == 4

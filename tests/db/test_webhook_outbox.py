@@ -10,21 +10,34 @@ import uuid
 import pytest
 
 from tests.db.test_repo import _add, _model, _verdict
+from trustq.db import apikeys as apikeys_db
 from trustq.db import submissions as submissions_db
 from trustq.db import verdicts as verdicts_db
 from trustq.db import webhooks as webhooks_db
 from trustq.db.session import get_engine, session_scope
-from trustq.db.tables import Submission, WebhookDelivery, utcnow
+from trustq.db.tables import ApiKey, Submission, WebhookDelivery, WebhookEndpoint, utcnow
 
 pytestmark = pytest.mark.db
 
 LEASE = dt.timedelta(seconds=60)
+PAUSE = dt.timedelta(minutes=5)
 
 
-def _endpoint(session, owner: str, events=("verdict.ready", "submission.failed")) -> uuid.UUID:
+def _key(session, name: str = "tests") -> int:
+    return apikeys_db.add_api_key(
+        session,
+        name=f"{name}-{uuid.uuid4().hex[:8]}",
+        key_sha256=uuid.uuid4().hex * 2,
+        prefix="tq_x",
+        scope="submit",
+    ).id
+
+
+def _endpoint(session, key_id: int, events=("verdict.ready", "submission.failed")) -> uuid.UUID:
     return webhooks_db.add_endpoint(
         session,
-        owner=owner,
+        api_key_id=key_id,
+        owner="tests",
         url="https://hooks.example.com/x",
         secret="whsec_x",
         events=list(events),
@@ -33,9 +46,9 @@ def _endpoint(session, owner: str, events=("verdict.ready", "submission.failed")
     ).id
 
 
-def _submission(session, owner: str = "tests") -> uuid.UUID:
+def _submission(session, key_id: int | None) -> uuid.UUID:
     row, _ = _add(session)
-    row.submitted_by = owner
+    row.api_key_id = key_id
     session.flush()
     return row.id
 
@@ -44,16 +57,22 @@ def _deliveries(session) -> list[WebhookDelivery]:
     return webhooks_db.deliveries(session, limit=1000)
 
 
-def test_events_go_to_the_submitters_endpoints_that_take_them(rolled_back) -> None:  # noqa: ARG001
+def test_events_go_to_the_endpoints_of_the_key_that_sent_the_submission(rolled_back) -> None:  # noqa: ARG001
     with session_scope() as session:
         _model(session, "t-hook")
-        both = _endpoint(session, "tests")
-        failures_only = _endpoint(session, "tests", events=["submission.failed"])
-        _endpoint(session, "someone-else")
-        scored, failed = _submission(session), _submission(session)
+        key, other = _key(session), _key(session, "other")
+        both = _endpoint(session, key)
+        failures_only = _endpoint(session, key, events=["submission.failed"])
+        _endpoint(session, other)
+        scored, failed = _submission(session, key), _submission(session, key)
         session.get(Submission, failed).status = "processing"
+        # An operator's submission under the key's name (CLI --by): not the key's.
+        posing = _submission(session, None)
+        session.get(Submission, posing).submitted_by = session.get(ApiKey, key).name
     with session_scope() as session:
-        verdicts_db.write_verdicts(session, [_verdict(scored, "t-hook")])
+        verdicts_db.write_verdicts(
+            session, [_verdict(scored, "t-hook"), _verdict(posing, "t-hook")]
+        )
         assert submissions_db.mark_failed(session, failed, "unreadable")
         # A verdict written again, a failure marked again: no second event.
         verdicts_db.write_verdicts(session, [_verdict(scored, "t-hook")])
@@ -70,8 +89,9 @@ def test_events_go_to_the_submitters_endpoints_that_take_them(rolled_back) -> No
 def test_a_rolled_back_verdict_queues_no_event(rolled_back) -> None:  # noqa: ARG001
     with session_scope() as session:
         _model(session, "t-hook")
-        _endpoint(session, "tests")
-        sid = _submission(session)
+        key = _key(session)
+        _endpoint(session, key)
+        sid = _submission(session, key)
     with pytest.raises(RuntimeError), session_scope() as session:
         verdicts_db.write_verdicts(session, [_verdict(sid, "t-hook")])
         raise RuntimeError("the batch failed after the insert")
@@ -86,9 +106,10 @@ def test_two_dispatchers_never_claim_the_same_delivery(clean_tables) -> None:  #
     from sqlalchemy.orm import Session
 
     with session_scope() as session:
-        first, second = _endpoint(session, "tests"), _endpoint(session, "tests-b")
-        for owner in ["tests"] * 6 + ["tests-b"] * 2:
-            sid = _submission(session, owner)
+        key_a, key_b = _key(session), _key(session, "b")
+        first, second = _endpoint(session, key_a), _endpoint(session, key_b)
+        for key in [key_a] * 6 + [key_b] * 2:
+            sid = _submission(session, key)
             webhooks_db.queue_events(session, "verdict.ready", [sid])
     now = utcnow()
 
@@ -117,14 +138,20 @@ def test_two_dispatchers_never_claim_the_same_delivery(clean_tables) -> None:  #
 
 def test_paused_endpoints_wait_windows_close_and_replays_reopen_them(clean_tables) -> None:  # noqa: ARG001
     with session_scope() as session:
-        endpoint = _endpoint(session, "tests")
-        sid = _submission(session)
+        endpoint = _endpoint(session, _key(session))
+        sid = _submission(session, session.get(WebhookEndpoint, endpoint).api_key_id)
         webhooks_db.queue_events(session, "verdict.ready", [sid])
     now = utcnow()
     with session_scope() as session:
         webhooks_db.endpoint_result(
-            session, endpoint, ok=False, paused_until=now + dt.timedelta(minutes=5)
+            session, endpoint, ok=False, started=now, pause=lambda n: now + n * PAUSE
         )
+        # A second failure of an attempt started before that pause counts no further.
+        webhooks_db.endpoint_result(
+            session, endpoint, ok=False, started=now, pause=lambda n: now + n * PAUSE
+        )
+        row = session.get(WebhookEndpoint, endpoint)
+        assert (row.failures, row.paused_until) == (1, now + PAUSE)
         assert webhooks_db.claim_due(session, now, limit=5, per_endpoint=5, lease_until=now) == []
         # A day later, never attempted: failed, with the reason.
         later = now + dt.timedelta(days=1, seconds=1)
@@ -139,3 +166,49 @@ def test_paused_endpoints_wait_windows_close_and_replays_reopen_them(clean_table
             session, later, limit=5, per_endpoint=5, lease_until=later + LEASE
         )
         assert claimed.id == row.id
+
+
+def test_busy_endpoints_wait_removed_ones_stop_and_stale_results_change_nothing(
+    clean_tables,  # noqa: ARG001
+) -> None:
+    with session_scope() as session:
+        key = _key(session)
+        endpoint = _endpoint(session, key)
+        sids = [_submission(session, key)]
+        webhooks_db.queue_events(session, "verdict.ready", sids)
+    now = utcnow()
+    with session_scope() as session:
+        assert (
+            webhooks_db.claim_due(
+                session, now, limit=5, per_endpoint=5, lease_until=now + LEASE, busy={endpoint}
+            )
+            == []
+        )
+        (first,) = webhooks_db.claim_due(
+            session, now, limit=1, per_endpoint=5, lease_until=now + LEASE
+        )
+    # The attempt's result comes after its lease ran out and another took it: ignored.
+    later = now + LEASE + dt.timedelta(seconds=1)
+    with session_scope() as session:
+        (again,) = webhooks_db.claim_due(
+            session, later, limit=1, per_endpoint=5, lease_until=later + LEASE
+        )
+        assert again.id == first.id and again.attempt == 2
+        webhooks_db.record_attempt(
+            session, first, at=later, body="{}", status_code=500, error="answered 500",
+            duration_ms=1.0, next_attempt_at=None,
+        )  # fmt: skip
+        assert session.get(WebhookDelivery, first.id).status == "pending"
+    with session_scope() as session:
+        assert webhooks_db.remove_endpoint(session, endpoint, later)
+        assert not webhooks_db.remove_endpoint(session, endpoint, later)
+        assert webhooks_db.get_endpoint(session, endpoint) is None
+        assert {d.status for d in _deliveries(session)} == {"failed"}
+        assert webhooks_db.replay(session, failed_only=True, now=later) == []
+        assert webhooks_db.queue_events(session, "verdict.ready", sids) == 0
+        assert (
+            webhooks_db.claim_due(
+                session, later, limit=5, per_endpoint=5, lease_until=later + LEASE
+            )
+            == []
+        )

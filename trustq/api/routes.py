@@ -142,6 +142,7 @@ def _enqueue(
             request_id=request_id,
             client_request_id=logs.current("client_request_id"),
             resume_file=resume_file,
+            api_key_id=key.id,
         )
     except ResumeFileError as exc:  # intake's checks of the file: nothing was stored
         raise invalid([FieldError(location="body", field="resume", message=str(exc))]) from exc

@@ -73,6 +73,7 @@ def _add_endpoint(request: Request, raw: bytes, key: KeyInfo) -> WebhookEndpoint
     try:
         created = webhooks.add_endpoint(
             request.app.state.settings,
+            api_key_id=key.id,
             owner=key.name,
             url=body.url,
             events=body.events,
@@ -94,7 +95,7 @@ def _add_endpoint(request: Request, raw: bytes, key: KeyInfo) -> WebhookEndpoint
     responses=PROBLEMS,
 )
 def list_endpoints(key: Submitter) -> WebhookEndpointList:
-    return WebhookEndpointList(items=webhooks.list_endpoints(key.name))
+    return WebhookEndpointList(items=webhooks.list_endpoints(key.id))
 
 
 @router.delete(
@@ -105,7 +106,7 @@ def list_endpoints(key: Submitter) -> WebhookEndpointList:
 )
 def remove_endpoint(endpoint_id: uuid.UUID, key: Submitter) -> Response:
     try:
-        webhooks.remove_endpoint(endpoint_id, key.name)
+        webhooks.remove_endpoint(endpoint_id, key.id)
     except webhooks.NotFound as exc:
         raise _not_found(exc, "endpoint_id") from exc
     log.info("removed webhook endpoint %s", endpoint_id, extra={"api_key": key.name})
@@ -126,7 +127,7 @@ def list_deliveries(
 ) -> WebhookDeliveryPage:
     try:
         items = webhooks.list_deliveries(
-            owner=key.name, endpoint_id=endpoint_id, status=status, limit=limit
+            api_key_id=key.id, endpoint_id=endpoint_id, status=status, limit=limit
         )
     except webhooks.NotFound as exc:
         raise _not_found(exc, "endpoint_id") from exc
@@ -141,7 +142,7 @@ def list_deliveries(
 )
 def get_delivery(delivery_id: uuid.UUID, key: Submitter) -> WebhookDeliveryOut:
     try:
-        return webhooks.get_delivery(delivery_id, key.name)
+        return webhooks.get_delivery(delivery_id, key.id)
     except webhooks.NotFound as exc:
         raise _not_found(exc, "delivery_id") from exc
 
@@ -155,7 +156,7 @@ def get_delivery(delivery_id: uuid.UUID, key: Submitter) -> WebhookDeliveryOut:
 )
 def replay_delivery(delivery_id: uuid.UUID, key: Submitter) -> ReplayOut:
     try:
-        replayed = webhooks.replay(delivery_ids=[delivery_id], owner=key.name)
+        replayed = webhooks.replay(delivery_ids=[delivery_id], api_key_id=key.id)
     except webhooks.NotFound as exc:
         raise _not_found(exc, "delivery_id") from exc
     log.info("replayed webhook delivery %s", delivery_id, extra={"api_key": key.name})
@@ -171,7 +172,7 @@ def replay_delivery(delivery_id: uuid.UUID, key: Submitter) -> ReplayOut:
 )
 def replay_failed(endpoint_id: uuid.UUID, key: Submitter) -> ReplayOut:
     try:
-        replayed = webhooks.replay(owner=key.name, endpoint_id=endpoint_id)
+        replayed = webhooks.replay(api_key_id=key.id, endpoint_id=endpoint_id)
     except webhooks.NotFound as exc:
         raise _not_found(exc, "endpoint_id") from exc
     log.info(

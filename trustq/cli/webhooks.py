@@ -20,6 +20,18 @@ app.add_typer(webhooks_app, name="webhooks")
 WHEN = "%Y-%m-%d %H:%M:%S"
 
 
+def _key_id(owner: str | None) -> int | None:
+    """The id of the key named ``owner`` (None for every key's); exit 1 if there is none."""
+    from trustq.services import webhooks
+
+    if owner is None:
+        return None
+    try:
+        return webhooks.key_named(owner)[0]
+    except webhooks.NotFound as exc:
+        raise fail(str(exc), code=1) from exc
+
+
 @webhooks_app.command("add")
 def add(
     owner: Annotated[
@@ -43,8 +55,13 @@ def add(
 
     settings = load_settings()
     try:
+        key_id, owner = webhooks.key_named(owner)
+    except webhooks.NotFound as exc:
+        raise fail(str(exc), code=1) from exc
+    try:
         created = webhooks.add_endpoint(
             settings,
+            api_key_id=key_id,
             owner=owner,
             url=url,
             events=event or WEBHOOK_EVENTS,
@@ -70,7 +87,7 @@ def list_command(
     from trustq.services import webhooks
 
     load_settings()
-    items = webhooks.list_endpoints(owner)
+    items = webhooks.list_endpoints(_key_id(owner))
     if as_json:
         print_json_lines(items)
         return
@@ -122,7 +139,11 @@ def deliveries(
     load_settings()
     try:
         items = webhooks.list_deliveries(
-            owner=owner, endpoint_id=endpoint, status=status, evaluation_id=evaluation, limit=limit
+            api_key_id=_key_id(owner),
+            endpoint_id=endpoint,
+            status=status,
+            evaluation_id=evaluation,
+            limit=limit,
         )
     except ValueError as exc:
         raise fail(str(exc)) from exc
@@ -203,7 +224,7 @@ def replay(
     load_settings()
     try:
         replayed = webhooks.replay(
-            delivery_ids=delivery_ids or None, owner=owner, endpoint_id=endpoint
+            delivery_ids=delivery_ids or None, api_key_id=_key_id(owner), endpoint_id=endpoint
         )
     except ValueError as exc:
         raise fail(str(exc)) from exc

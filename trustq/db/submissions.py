@@ -37,6 +37,7 @@ def add_submission(
     request_id: str | None,
     resume_file: tuple[str, bytes] | None = None,
     client_request_id: str | None = None,
+    api_key_id: int | None = None,
 ) -> tuple[Submission, bool]:
     """Insert a queued submission; with an idempotency key this submitter used before,
     return the existing one (another submitter's keys are theirs alone).
@@ -65,6 +66,7 @@ def add_submission(
         client_request_id=client_request_id,
         resume_filename=resume_file[0] if resume_file else None,
         resume_file=resume_file[1] if resume_file else None,
+        api_key_id=api_key_id,
     )
     try:
         with session.begin_nested():

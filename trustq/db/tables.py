@@ -125,6 +125,11 @@ class Submission(Base):
     # The worker (Celery node name) whose claim made it processing; its heartbeat says
     # whether that worker still lives.
     claimed_by: Mapped[str | None] = mapped_column(String(200))
+    # The API key that sent it (None: an operator's, from the CLI or Python); its webhook
+    # endpoints are told of its verdict.
+    api_key_id: Mapped[int | None] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="SET NULL"), index=True
+    )
 
 
 class WorkerHeartbeat(Base):
@@ -374,12 +379,15 @@ class DeliveryStatus(StrEnum):
 
 
 class WebhookEndpoint(Base):
-    """Where the events of one owner's submissions (an API key's name) are posted."""
+    """Where the events of the submissions one API key sent are posted."""
 
     __tablename__ = "webhook_endpoints"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
-    owner: Mapped[str] = mapped_column(String(200), index=True)
+    api_key_id: Mapped[int] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="CASCADE"), index=True
+    )
+    owner: Mapped[str] = mapped_column(String(200))  # the key's name, as it is shown
     url: Mapped[str] = mapped_column(Text)
     # The signing secret: kept as is, since every delivery is signed with it.
     secret: Mapped[str] = mapped_column(String(100))
@@ -391,6 +399,9 @@ class WebhookEndpoint(Base):
     # tried once per back-off step, not once per event.
     failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     paused_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Removed endpoints get no new events and keep their deliveries' history; rows are
+    # never deleted under a verdict's write, which references them.
+    removed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class WebhookDelivery(Base):
@@ -403,6 +414,7 @@ class WebhookDelivery(Base):
         CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="status_known"),
         CheckConstraint("event IN ('verdict.ready', 'submission.failed')", name="event_known"),
         Index("ix_webhook_deliveries_status_next", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_endpoint_due", "endpoint_id", "status", "next_attempt_at"),
         Index("ix_webhook_deliveries_endpoint_created", "endpoint_id", "created_at"),
     )
 

@@ -135,7 +135,7 @@ _SUBMISSION_SUMMARY = load_only(
 )
 
 
-def _newest_verdict_id() -> Any:
+def newest_verdict_id() -> Any:
     return (
         select(Verdict.id)
         .where(Verdict.submission_id == Submission.id)
@@ -150,7 +150,7 @@ def _evaluation_query() -> Select[tuple[Submission, Verdict]]:
     return (
         select(Submission, Verdict)
         .options(_SUBMISSION_SUMMARY)
-        .outerjoin(Verdict, Verdict.id == _newest_verdict_id())
+        .outerjoin(Verdict, Verdict.id == newest_verdict_id())
     )
 
 

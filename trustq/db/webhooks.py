@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from trustq.db.tables import (
+    ApiKey,
     DeliveryStatus,
     Submission,
     WebhookAttempt,
@@ -25,9 +26,16 @@ from trustq.db.tables import (
 )
 
 
+def lock_key(session: Session, api_key_id: int) -> None:
+    """Serialise changes to one key's endpoints (two registrations at once cannot both pass
+    the count); SQLite serialises every write anyway."""
+    session.execute(select(ApiKey.id).where(ApiKey.id == api_key_id).with_for_update())
+
+
 def add_endpoint(
     session: Session,
     *,
+    api_key_id: int,
     owner: str,
     url: str,
     secret: str,
@@ -36,6 +44,7 @@ def add_endpoint(
     created_by: str,
 ) -> WebhookEndpoint:
     row = WebhookEndpoint(
+        api_key_id=api_key_id,
         owner=owner,
         url=url,
         secret=secret,
@@ -48,44 +57,72 @@ def add_endpoint(
     return row
 
 
-def count_endpoints(session: Session, owner: str) -> int:
-    return int(session.scalar(select(func.count()).where(WebhookEndpoint.owner == owner)) or 0)
+def _live() -> tuple[object, ...]:
+    return (WebhookEndpoint.removed_at.is_(None),)
 
 
-def endpoints(session: Session, owner: str | None = None) -> list[WebhookEndpoint]:
-    """Every endpoint (of ``owner`` when given), oldest first."""
-    stmt = select(WebhookEndpoint).order_by(WebhookEndpoint.created_at, WebhookEndpoint.id)
-    if owner is not None:
-        stmt = stmt.where(WebhookEndpoint.owner == owner)
+def count_endpoints(session: Session, api_key_id: int) -> int:
+    return int(
+        session.scalar(
+            select(func.count()).where(WebhookEndpoint.api_key_id == api_key_id, *_live())
+        )
+        or 0
+    )
+
+
+def endpoints(session: Session, api_key_id: int | None = None) -> list[WebhookEndpoint]:
+    """Every endpoint not removed (of one key when given), oldest first."""
+    stmt = (
+        select(WebhookEndpoint)
+        .where(*_live())
+        .order_by(WebhookEndpoint.created_at, WebhookEndpoint.id)
+    )
+    if api_key_id is not None:
+        stmt = stmt.where(WebhookEndpoint.api_key_id == api_key_id)
     return list(session.scalars(stmt))
 
 
 def get_endpoint(
-    session: Session, endpoint_id: uuid.UUID, owner: str | None = None
+    session: Session, endpoint_id: uuid.UUID, api_key_id: int | None = None
 ) -> WebhookEndpoint | None:
     row = session.get(WebhookEndpoint, endpoint_id)
-    if row is None or (owner is not None and row.owner != owner):
+    if row is None or row.removed_at is not None:
+        return None
+    if api_key_id is not None and row.api_key_id != api_key_id:
         return None
     return row
 
 
-def remove_endpoint(session: Session, endpoint_id: uuid.UUID, owner: str | None = None) -> bool:
-    """Remove an endpoint with its deliveries and their attempts."""
-    stmt = delete(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id)
-    if owner is not None:
-        stmt = stmt.where(WebhookEndpoint.owner == owner)
-    return session.execute(stmt).rowcount == 1
+def remove_endpoint(
+    session: Session, endpoint_id: uuid.UUID, now: dt.datetime, api_key_id: int | None = None
+) -> bool:
+    """Remove an endpoint: no new events, its pending deliveries failed; the rows stay."""
+    stmt = update(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id, *_live())
+    if api_key_id is not None:
+        stmt = stmt.where(WebhookEndpoint.api_key_id == api_key_id)
+    if session.execute(stmt.values(removed_at=now)).rowcount != 1:
+        return False
+    session.execute(
+        update(WebhookDelivery)
+        .where(
+            WebhookDelivery.endpoint_id == endpoint_id,
+            WebhookDelivery.status == DeliveryStatus.pending,
+        )
+        .values(status=DeliveryStatus.failed, last_error="its endpoint was removed")
+    )
+    return True
 
 
 def queue_events(session: Session, event: str, submission_ids: Collection[uuid.UUID]) -> int:
-    """Queue ``event`` for each of ``submission_ids`` to every endpoint of its submitter
-    that takes it; returns how many deliveries were queued. One read when nobody listens."""
+    """Queue ``event`` for each of ``submission_ids`` to every endpoint of the API key that
+    sent it that takes it; returns how many deliveries were queued. One indexed read when
+    nobody listens."""
     if not submission_ids:
         return 0
     rows = session.execute(
         select(Submission.id, WebhookEndpoint.id, WebhookEndpoint.events)
-        .join(WebhookEndpoint, WebhookEndpoint.owner == Submission.submitted_by)
-        .where(Submission.id.in_(list(submission_ids)))
+        .join(WebhookEndpoint, WebhookEndpoint.api_key_id == Submission.api_key_id)
+        .where(Submission.id.in_(list(submission_ids)), *_live())
     ).all()
     now = utcnow()
     event_ids: dict[uuid.UUID, uuid.UUID] = {}
@@ -137,43 +174,45 @@ def claim_due(
     limit: int,
     per_endpoint: int,
     lease_until: dt.datetime,
+    busy: Collection[uuid.UUID] = (),
 ) -> list[Claimed]:
-    """Take up to ``limit`` due deliveries (at most ``per_endpoint`` of one endpoint, none of
-    a paused one), oldest due first. Each is leased until ``lease_until``: a dispatcher that
-    dies with it leaves it due again then. Locked rows are skipped, so dispatchers running
-    side by side never take the same delivery."""
+    """Take up to ``limit`` due deliveries, at most ``per_endpoint`` of one endpoint, none
+    of a paused or removed endpoint or of those in ``busy`` (the caller's endpoints with
+    deliveries in flight), the endpoints whose oldest due delivery is oldest first. Each is
+    leased until ``lease_until``: a dispatcher that dies with it leaves it due again then.
+    Locked rows are skipped, so dispatchers running side by side never take the same one.
+    Each endpoint is an index probe: a paused endpoint's backlog is never read."""
     due = (
         WebhookDelivery.status == DeliveryStatus.pending,
         WebhookDelivery.next_attempt_at <= now,
     )
-    ranked = (
-        select(
-            WebhookDelivery.id,
-            WebhookDelivery.next_attempt_at,
-            func.row_number()
-            .over(
-                partition_by=WebhookDelivery.endpoint_id, order_by=WebhookDelivery.next_attempt_at
-            )
-            .label("rank"),
-        )
-        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-        .where(
-            *due,
-            or_(WebhookEndpoint.paused_until.is_(None), WebhookEndpoint.paused_until <= now),
-        )
-        .subquery()
+    oldest_due = (
+        select(func.min(WebhookDelivery.next_attempt_at))
+        .where(WebhookDelivery.endpoint_id == WebhookEndpoint.id, *due)
+        .correlate(WebhookEndpoint)
+        .scalar_subquery()
     )
-    picked = (
-        select(ranked.c.id)
-        .where(ranked.c.rank <= per_endpoint)
-        .order_by(ranked.c.next_attempt_at)
-        .limit(limit)
+    eligible = select(WebhookEndpoint.id, oldest_due.label("oldest")).where(
+        *_live(),
+        or_(WebhookEndpoint.paused_until.is_(None), WebhookEndpoint.paused_until <= now),
     )
-    rows = session.scalars(
-        select(WebhookDelivery)
-        .where(WebhookDelivery.id.in_(picked), *due)
-        .with_for_update(skip_locked=True)
+    if busy:
+        eligible = eligible.where(WebhookEndpoint.id.not_in(list(busy)))
+    ranked = eligible.subquery()
+    endpoint_ids = session.scalars(
+        select(ranked.c.id).where(ranked.c.oldest.is_not(None)).order_by(ranked.c.oldest)
     ).all()
+    rows: list[WebhookDelivery] = []
+    for endpoint_id in endpoint_ids:
+        if len(rows) >= limit:
+            break
+        rows += session.scalars(
+            select(WebhookDelivery)
+            .where(WebhookDelivery.endpoint_id == endpoint_id, *due)
+            .order_by(WebhookDelivery.next_attempt_at)
+            .limit(min(per_endpoint, limit - len(rows)))
+            .with_for_update(skip_locked=True)
+        ).all()
     if not rows:
         return []
     targets = {
@@ -239,7 +278,10 @@ def record_attempt(
         update(WebhookDelivery)
         .where(
             WebhookDelivery.id == claimed.id,
-            # A replay since the claim started a new window; this attempt does not close it.
+            # Still this attempt's: not settled, not claimed again after its lease ran out,
+            # not replayed since (a replay opens a new window this attempt must not close).
+            WebhookDelivery.status == DeliveryStatus.pending,
+            WebhookDelivery.attempts == claimed.attempt,
             WebhookDelivery.retry_from == claimed.retry_from,
         )
         .values(**values)
@@ -247,24 +289,31 @@ def record_attempt(
 
 
 def endpoint_result(
-    session: Session, endpoint_id: uuid.UUID, *, ok: bool, paused_until: dt.datetime | None
+    session: Session,
+    endpoint_id: uuid.UUID,
+    *,
+    ok: bool,
+    started: dt.datetime,
+    pause: Callable[[int], dt.datetime],
 ) -> None:
-    """An endpoint answered (its failures reset) or failed (counted; it waits until
-    ``paused_until``)."""
+    """An endpoint answered an attempt started at ``started`` (its failures reset) or
+    failed it. A failure counts once per back-off step: attempts that were already under
+    way when another one paused the endpoint do not pause it again; otherwise it waits
+    until ``pause(failures)``."""
     if ok:
-        values: dict[str, object] = {"failures": 0, "paused_until": None}
-    else:
-        values = {"failures": WebhookEndpoint.failures + 1, "paused_until": paused_until}
-    session.execute(
-        update(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id).values(**values)
+        session.execute(
+            update(WebhookEndpoint)
+            .where(WebhookEndpoint.id == endpoint_id)
+            .values(failures=0, paused_until=None)
+        )
+        return
+    row = session.scalar(
+        select(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id).with_for_update()
     )
-
-
-def endpoint_failures(session: Session, endpoint_id: uuid.UUID) -> int:
-    return int(
-        session.scalar(select(WebhookEndpoint.failures).where(WebhookEndpoint.id == endpoint_id))
-        or 0
-    )
+    if row is None or (row.paused_until is not None and row.paused_until > started):
+        return
+    row.failures += 1
+    row.paused_until = pause(row.failures)
 
 
 def expire(session: Session, now: dt.datetime, window: dt.timedelta) -> int:
@@ -290,7 +339,7 @@ def expire(session: Session, now: dt.datetime, window: dt.timedelta) -> int:
 def deliveries(
     session: Session,
     *,
-    owner: str | None = None,
+    api_key_id: int | None = None,
     endpoint_id: uuid.UUID | None = None,
     status: str | None = None,
     submission_id: uuid.UUID | None = None,
@@ -300,9 +349,9 @@ def deliveries(
     stmt = select(WebhookDelivery).order_by(
         WebhookDelivery.created_at.desc(), WebhookDelivery.id.desc()
     )
-    if owner is not None:
+    if api_key_id is not None:
         stmt = stmt.join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id).where(
-            WebhookEndpoint.owner == owner
+            WebhookEndpoint.api_key_id == api_key_id
         )
     if endpoint_id is not None:
         stmt = stmt.where(WebhookDelivery.endpoint_id == endpoint_id)
@@ -314,12 +363,12 @@ def deliveries(
 
 
 def get_delivery(
-    session: Session, delivery_id: uuid.UUID, owner: str | None = None
+    session: Session, delivery_id: uuid.UUID, api_key_id: int | None = None
 ) -> WebhookDelivery | None:
     row = session.get(WebhookDelivery, delivery_id)
     if row is None:
         return None
-    if owner is not None and get_endpoint(session, row.endpoint_id, owner) is None:
+    if api_key_id is not None and get_endpoint(session, row.endpoint_id, api_key_id) is None:
         return None
     return row
 
@@ -339,29 +388,28 @@ def replay(
     session: Session,
     *,
     delivery_ids: Sequence[uuid.UUID] | None = None,
-    owner: str | None = None,
+    api_key_id: int | None = None,
     endpoint_id: uuid.UUID | None = None,
     failed_only: bool = False,
     now: dt.datetime,
 ) -> list[uuid.UUID]:
     """Make delivered or failed deliveries due now with a new retry window (the given ones,
-    or every failed one of the owner or endpoint); their endpoints' pauses are lifted.
+    or every failed one of the key or endpoint; removed endpoints' never); their
+    endpoints' pauses are lifted.
     Returns the ids replayed."""
+    live = select(WebhookEndpoint.id).where(*_live())
+    if api_key_id is not None:
+        live = live.where(WebhookEndpoint.api_key_id == api_key_id)
     stmt = update(WebhookDelivery).where(
+        WebhookDelivery.endpoint_id.in_(live),
         WebhookDelivery.status.in_(
             [DeliveryStatus.failed]
             if failed_only
             else [DeliveryStatus.failed, DeliveryStatus.delivered]
-        )
+        ),
     )
     if delivery_ids is not None:
         stmt = stmt.where(WebhookDelivery.id.in_(list(delivery_ids)))
-    if owner is not None:
-        stmt = stmt.where(
-            WebhookDelivery.endpoint_id.in_(
-                select(WebhookEndpoint.id).where(WebhookEndpoint.owner == owner)
-            )
-        )
     if endpoint_id is not None:
         stmt = stmt.where(WebhookDelivery.endpoint_id == endpoint_id)
     replayed = session.execute(

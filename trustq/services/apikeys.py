@@ -40,7 +40,7 @@ class KeyInfo:
         return SCOPE_RANK[ApiKeyScope(self.scope)] >= SCOPE_RANK[ApiKeyScope(needed)]
 
 
-def _info(row: ApiKey) -> KeyInfo:
+def key_info(row: ApiKey) -> KeyInfo:
     return KeyInfo(
         row.id,
         row.name,
@@ -76,7 +76,7 @@ def create(name: str, scope: str) -> tuple[KeyInfo, str]:
             prefix=token[: len(TOKEN_PREFIX) + 6],
             scope=scope,
         )
-        return _info(row), token
+        return key_info(row), token
 
 
 def authenticate(token: str) -> KeyInfo | None:
@@ -90,7 +90,7 @@ def authenticate(token: str) -> KeyInfo | None:
             return None
         if row.last_used_at is None or now - row.last_used_at >= TOUCH_EVERY:
             apikeys_db.touch_api_key(session, row.id, now)
-        return _info(row)
+        return key_info(row)
 
 
 def revoke(name: str) -> None:
@@ -102,7 +102,7 @@ def revoke(name: str) -> None:
 
 def list_keys() -> list[KeyInfo]:
     with session_scope() as session:
-        return [_info(r) for r in apikeys_db.list_api_keys(session)]
+        return [key_info(r) for r in apikeys_db.list_api_keys(session)]
 
 
 def set_label_policy(
@@ -126,4 +126,4 @@ def set_label_policy(
             raise LookupError(f"no API key named {name!r}")
         row = apikeys_db.api_key_by_name(session, name)
         assert row is not None
-        return _info(row)
+        return key_info(row)

@@ -163,8 +163,10 @@ def enqueue(
     chunk_size: int = 200,
     on_progress: Callable[[int], None] | None = None,
     resume_file: tuple[str, bytes] | None = None,
+    api_key_id: int | None = None,
 ) -> list[Enqueued]:
     """Store each profile and queue its id; returns one result per profile, in order.
+    ``api_key_id``: the API key that sent them (its webhook endpoints hear of them).
 
     ``resume_file`` (file name, bytes) goes with a single profile that has no resume_text;
     the worker extracts its text.
@@ -187,7 +189,9 @@ def enqueue(
     broker_down: BrokerUnavailable | None = None
     for chunk in _chunks(profiles, chunk_size):
         try:
-            stored = _store(chunk, submitted_by, (request_id, client_request_id), resume_file)
+            stored = _store(
+                chunk, submitted_by, (request_id, client_request_id), resume_file, api_key_id
+            )
         except (OperationalError, InterfaceError) as exc:
             raise DatabaseUnavailable(
                 f"the database is unreachable ({_database_error(exc)}); "
@@ -225,6 +229,7 @@ def _store(
     submitted_by: str,
     request_ids: tuple[str | None, str | None],
     resume_file: tuple[str, bytes] | None,
+    api_key_id: int | None,
 ) -> list[Enqueued]:
     """Insert one chunk in one transaction: all of it is stored, or none of it."""
     stored: list[Enqueued] = []
@@ -244,6 +249,7 @@ def _store(
                 request_id=request_ids[0],
                 client_request_id=request_ids[1],
                 resume_file=resume_file,
+                api_key_id=api_key_id,
             )
             if not created and not _same_request(session, row, profile, resume_file):
                 assert profile.idempotency_key is not None

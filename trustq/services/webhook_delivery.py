@@ -5,12 +5,14 @@ holds only this process's connections, never a scoring process. It loops: fail w
 waited past its retry window, claim the due deliveries (leased, so a dispatcher that dies
 leaves them due again; locked rows skipped, so several dispatchers share the work), post
 each one, log the attempt and settle it. Up to ``TRUSTQ_WEBHOOK_CONCURRENCY`` posts are in
-flight at once, and at most ``PER_ENDPOINT`` of one endpoint.
+flight at once, and at most ``PER_ENDPOINT`` of one endpoint (claimed again only once they
+are all settled).
 
 A delivery that fails is due again after an exponential back-off (``base · 2^(n-1)``, at
 most ``TRUSTQ_WEBHOOK_BACKOFF_MAX_S``, ±10 % jitter) until ``TRUSTQ_WEBHOOK_RETRY_FOR_S``
 after its event, then failed: listed and replayable. The endpoint itself is paused by the
-same back-off, so a dead endpoint costs one attempt per step, not one per event. Success
+same back-off, counted once per step, so a dead endpoint costs one round of attempts (at
+most ``PER_ENDPOINT``) per step, not one per event. Success
 is a 2xx answer within ``TRUSTQ_WEBHOOK_TIMEOUT_S``; redirects are not followed.
 
 Every attempt resolves the endpoint's host again and checks each address
@@ -29,9 +31,14 @@ import logging
 import random
 import socket
 import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -51,9 +58,13 @@ from trustq.services.webhooks import (
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Deliveries of one endpoint in flight at once: a slow endpoint cannot take every slot.
+# An endpoint is claimed again only once none of its deliveries is in flight.
 PER_ENDPOINT = 8
+# Deliveries whose retry window closed while their endpoint was paused are failed this often.
+EXPIRE_EVERY_S = 30.0
 # A claimed delivery is due again this long after its attempt's time limit, if its
 # dispatcher has not settled it by then (it died).
 LEASE_MARGIN_S = 60.0
@@ -127,6 +138,7 @@ class Attempt:
     status_code: int | None = None
     error: str | None = None
     duration_ms: float = 0.0
+    final: bool = False  # no later attempt can succeed (the evaluation is gone)
 
 
 class Dispatcher:
@@ -136,7 +148,15 @@ class Dispatcher:
         self.settings = settings
         self.transport = transport
         self.inflight: set[asyncio.Task[None]] = set()
+        self.busy: Counter[uuid.UUID] = Counter()  # deliveries in flight per endpoint
         self.rng = random.Random()
+        self.expired_at = 0.0
+        # Database work has threads of its own: name lookups (asyncio's default executor)
+        # that hang on a silent name server cannot hold up claims and records.
+        self.db = ThreadPoolExecutor(max_workers=4, thread_name_prefix="webhooks-db")
+
+    async def _in_db(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self.db, partial(fn, *args))
 
     def _client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(
@@ -153,11 +173,13 @@ class Dispatcher:
     def _claim(self, want: int, due_by: dt.datetime | None = None) -> list[webhooks_db.Claimed]:
         now = utcnow()
         lease = dt.timedelta(seconds=self.settings.webhook_timeout_s + LEASE_MARGIN_S)
-        window = dt.timedelta(seconds=self.settings.webhook_retry_for_s)
-        with session_scope() as session:
-            expired = webhooks_db.expire(session, now, window)
-        if expired:
-            log.warning("%d webhook deliveries failed: their retry window closed", expired)
+        if time.monotonic() - self.expired_at >= EXPIRE_EVERY_S:
+            window = dt.timedelta(seconds=self.settings.webhook_retry_for_s)
+            with session_scope() as session:
+                expired = webhooks_db.expire(session, now, window)
+            self.expired_at = time.monotonic()
+            if expired:
+                log.warning("%d webhook deliveries failed: their retry window closed", expired)
         with session_scope() as session:
             return webhooks_db.claim_due(
                 session,
@@ -165,6 +187,7 @@ class Dispatcher:
                 limit=want,
                 per_endpoint=PER_ENDPOINT,
                 lease_until=now + lease,
+                busy=set(self.busy),
             )
 
     def _record(self, claimed: webhooks_db.Claimed, attempt: Attempt, at: dt.datetime) -> None:
@@ -174,7 +197,7 @@ class Dispatcher:
         if not ok:
             next_at = at + dt.timedelta(seconds=backoff(settings, claimed.attempt, self.rng))
             closes = claimed.retry_from + dt.timedelta(seconds=settings.webhook_retry_for_s)
-            if next_at > closes or not attempt.body:
+            if next_at > closes or attempt.final:
                 next_at = None
         with session_scope() as session:
             webhooks_db.record_attempt(
@@ -187,11 +210,15 @@ class Dispatcher:
                 duration_ms=attempt.duration_ms,
                 next_attempt_at=next_at,
             )
-            paused = None
-            if not ok:
-                failures = webhooks_db.endpoint_failures(session, claimed.endpoint_id) + 1
-                paused = at + dt.timedelta(seconds=backoff(settings, failures, self.rng))
-            webhooks_db.endpoint_result(session, claimed.endpoint_id, ok=ok, paused_until=paused)
+            webhooks_db.endpoint_result(
+                session,
+                claimed.endpoint_id,
+                ok=ok,
+                started=at,
+                pause=lambda failures: (
+                    at + dt.timedelta(seconds=backoff(settings, failures, self.rng))
+                ),
+            )
         with logs.bound(submission_id=str(claimed.submission_id)):
             if ok:
                 log.info("webhook %s delivered to %s", claimed.event, claimed.url)
@@ -210,9 +237,12 @@ class Dispatcher:
     async def _post(self, client: httpx.AsyncClient, claimed: webhooks_db.Claimed) -> Attempt:
         settings = self.settings
         try:
-            body = claimed.body or await asyncio.to_thread(body_of, claimed)
+            body = claimed.body or await self._in_db(body_of, claimed)
         except LookupError as exc:
-            return Attempt("", error=f"the event's evaluation is gone: {exc}")
+            return Attempt("", error=f"the event's evaluation is gone: {exc}", final=True)
+        except Exception as exc:
+            log.exception("could not make the body of webhook delivery %s", claimed.id)
+            return Attempt("", error=f"could not make the event's body ({type(exc).__name__})")
         attempt = Attempt(body)
         started = time.monotonic()
         try:
@@ -251,20 +281,25 @@ class Dispatcher:
 
     async def _deliver(self, client: httpx.AsyncClient, claimed: webhooks_db.Claimed) -> None:
         at = utcnow()
-        attempt = await self._post(client, claimed)
         try:
-            await asyncio.to_thread(self._record, claimed, attempt, at)
+            attempt = await self._post(client, claimed)
+            await self._in_db(self._record, claimed, attempt, at)
         except Exception:
             # The lease makes it due again: delivered twice at worst, never lost.
             log.exception("could not record a webhook attempt (delivery %s)", claimed.id)
+        finally:
+            self.busy[claimed.endpoint_id] -= 1
+            if self.busy[claimed.endpoint_id] <= 0:
+                del self.busy[claimed.endpoint_id]
 
     async def _fill(self, client: httpx.AsyncClient, due_by: dt.datetime | None = None) -> int:
         """Claim as many due deliveries as there are free slots and start them."""
         free = self.settings.webhook_concurrency - len(self.inflight)
         if free <= 0:
             return 0
-        claimed = await asyncio.to_thread(self._claim, free, due_by)
+        claimed = await self._in_db(self._claim, free, due_by)
         for one in claimed:
+            self.busy[one.endpoint_id] += 1
             task = asyncio.create_task(self._deliver(client, one))
             self.inflight.add(task)
             task.add_done_callback(self.inflight.discard)
@@ -295,6 +330,7 @@ class Dispatcher:
                         waiter.cancel()
             if self.inflight:
                 await asyncio.wait(set(self.inflight))
+        self.db.shutdown(wait=False)
 
     async def drain(self) -> None:
         """Attempt what is due now, each delivery once, and wait for the attempts."""
@@ -303,6 +339,7 @@ class Dispatcher:
             while await self._fill(client, started) or self.inflight:
                 if self.inflight:
                     await asyncio.wait(set(self.inflight), return_when=asyncio.FIRST_COMPLETED)
+        self.db.shutdown(wait=False)
 
 
 def deliver_due(settings: Settings) -> None:

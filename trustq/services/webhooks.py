@@ -1,4 +1,4 @@
-"""Webhooks: endpoints registered per owner (an API key's name), the signature every
+"""Webhooks: endpoints registered per API key (its owner), the signature every
 delivery carries, and what a caller or an operator sees and replays.
 
 An endpoint's URL is checked when it is registered and again, address by address, before
@@ -27,6 +27,7 @@ from collections.abc import Sequence
 import httpx
 
 from trustq.config import Settings
+from trustq.db import apikeys as apikeys_db
 from trustq.db import webhooks as webhooks_db
 from trustq.db.session import session_scope
 from trustq.db.tables import DeliveryStatus, WebhookDelivery, WebhookEndpoint, utcnow
@@ -49,11 +50,11 @@ class UrlRefused(ValueError):
 
 
 class TooManyEndpoints(ValueError):
-    """The owner has as many endpoints as TRUSTQ_WEBHOOK_MAX_ENDPOINTS allows."""
+    """The key has as many endpoints as TRUSTQ_WEBHOOK_MAX_ENDPOINTS allows."""
 
 
 class NotFound(LookupError):
-    """No such endpoint or delivery (for this owner)."""
+    """No such endpoint or delivery (of this key)."""
 
 
 # --- signing -----------------------------------------------------------------------------
@@ -97,9 +98,13 @@ def address_refusal(address: str, settings: Settings) -> str | None:
     Anything not globally routable (private, loopback, link-local, shared, reserved,
     multicast) is refused unless TRUSTQ_WEBHOOK_ALLOW_PRIVATE is set."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    if settings.webhook_allow_private or (ip.is_global and not ip.is_multicast):
+    if settings.webhook_allow_private:
+        return None
+    for inner in embedded_ipv4(ip):
+        kind = address_refusal(str(inner), settings)
+        if kind is not None:
+            return f"{kind} (inside {address})"
+    if ip.is_global and not ip.is_multicast:
         return None
     kind = next(
         (
@@ -110,6 +115,23 @@ def address_refusal(address: str, settings: Settings) -> str | None:
         "non-public",
     )
     return f"a {kind.replace('_', '-')} address"
+
+
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
+def embedded_ipv4(
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address,
+) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries to the IPv4 network (mapped, compatible,
+    NAT64, 6to4, Teredo): a packet to it may reach them, so they are checked too."""
+    if not isinstance(ip, ipaddress.IPv6Address):
+        return []
+    found = [ip.ipv4_mapped, ip.sixtofour, ip.teredo[1] if ip.teredo else None]
+    if any(ip in net for net in _NAT64) or (ip in _IPV4_COMPATIBLE and int(ip) > 1):
+        found.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    return [a for a in found if a is not None]
 
 
 def parse_url(url: str, settings: Settings) -> httpx.URL:
@@ -152,12 +174,10 @@ def check_addresses(host: str, addresses: Sequence[str], settings: Settings) -> 
     for address in addresses:
         kind = address_refusal(address, settings)
         if kind is not None:
+            # The address a name resolves to is not said: the answer would map the
+            # cluster's own network for whoever asks.
             raise UrlRefused(
-                (
-                    f"{host} resolves to {address}, {kind}"
-                    if host != address
-                    else f"{host} is {kind}"
-                )
+                (f"{host} resolves to {kind}" if host != address else f"{host} is {kind}")
                 + "; endpoints must be on public addresses (TRUSTQ_WEBHOOK_ALLOW_PRIVATE "
                 "allows others)"
             )
@@ -195,17 +215,29 @@ def endpoint_out(row: WebhookEndpoint) -> WebhookEndpointOut:
     )
 
 
+def key_named(name: str) -> tuple[int, str]:
+    """The id of the unrevoked API key ``name`` (an endpoint's owner); NotFound if none."""
+    with session_scope() as session:
+        row = apikeys_db.api_key_by_name(session, name)
+        if row is None or row.revoked_at is not None:
+            raise NotFound(
+                f"no API key {name!r} (an endpoint receives the events of one key's submissions)"
+            )
+        return row.id, row.name
+
+
 def add_endpoint(
     settings: Settings,
     *,
+    api_key_id: int,
     owner: str,
     url: str,
     events: Sequence[str] = WEBHOOK_EVENTS,
     description: str | None = None,
     created_by: str,
 ) -> WebhookEndpointCreated:
-    """Register an endpoint for ``owner``'s submissions; its secret is returned this once."""
-    check_name(owner, "the owner")
+    """Register an endpoint for the submissions of the key ``api_key_id`` (named ``owner``);
+    its secret is returned this once."""
     unknown = sorted(set(events) - set(WEBHOOK_EVENTS))
     if unknown or not events:
         raise ValueError(
@@ -213,16 +245,20 @@ def add_endpoint(
             if unknown
             else "an endpoint needs at least one event"
         )
+    if description is not None:
+        check_name(description, "the description")
     check_url(url, settings)
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)
     with session_scope() as session:
-        if webhooks_db.count_endpoints(session, owner) >= settings.webhook_max_endpoints:
+        webhooks_db.lock_key(session, api_key_id)
+        if webhooks_db.count_endpoints(session, api_key_id) >= settings.webhook_max_endpoints:
             raise TooManyEndpoints(
                 f"{owner} has {settings.webhook_max_endpoints} endpoints already, the most "
                 "allowed (TRUSTQ_WEBHOOK_MAX_ENDPOINTS); remove one first"
             )
         row = webhooks_db.add_endpoint(
             session,
+            api_key_id=api_key_id,
             owner=owner,
             url=url,
             secret=secret,
@@ -234,9 +270,9 @@ def add_endpoint(
     return WebhookEndpointCreated(**out.model_dump(), secret=secret)
 
 
-def list_endpoints(owner: str | None = None) -> list[WebhookEndpointOut]:
+def list_endpoints(api_key_id: int | None = None) -> list[WebhookEndpointOut]:
     with session_scope() as session:
-        return [endpoint_out(r) for r in webhooks_db.endpoints(session, owner)]
+        return [endpoint_out(r) for r in webhooks_db.endpoints(session, api_key_id)]
 
 
 def as_id(value: uuid.UUID | str, what: str) -> uuid.UUID:
@@ -246,11 +282,12 @@ def as_id(value: uuid.UUID | str, what: str) -> uuid.UUID:
         raise ValueError(f"not {what} id: {value!r}") from exc
 
 
-def remove_endpoint(endpoint_id: uuid.UUID | str, owner: str | None = None) -> None:
-    """Remove an endpoint, its deliveries and their attempts; NotFound if there is none."""
+def remove_endpoint(endpoint_id: uuid.UUID | str, api_key_id: int | None = None) -> None:
+    """Remove an endpoint (its pending deliveries are failed; their history stays);
+    NotFound if there is none."""
     eid = as_id(endpoint_id, "an endpoint")
     with session_scope() as session:
-        if not webhooks_db.remove_endpoint(session, eid, owner):
+        if not webhooks_db.remove_endpoint(session, eid, utcnow(), api_key_id):
             raise NotFound(f"no webhook endpoint {eid}")
 
 
@@ -280,31 +317,36 @@ def delivery_out(
 
 def list_deliveries(
     *,
-    owner: str | None = None,
+    api_key_id: int | None = None,
     endpoint_id: uuid.UUID | str | None = None,
     status: str | None = None,
     evaluation_id: uuid.UUID | str | None = None,
     limit: int = 100,
 ) -> list[WebhookDeliveryOut]:
-    """Deliveries, newest first; NotFound for an endpoint the owner does not have."""
+    """Deliveries, newest first; NotFound for an endpoint the key does not have."""
     if status is not None and status not in set(DeliveryStatus):
         raise ValueError(f"unknown status {status!r}; choose from pending, delivered, failed")
     eid = None if endpoint_id is None else as_id(endpoint_id, "an endpoint")
     sid = None if evaluation_id is None else as_id(evaluation_id, "an evaluation")
     with session_scope() as session:
-        if eid is not None and webhooks_db.get_endpoint(session, eid, owner) is None:
+        if eid is not None and webhooks_db.get_endpoint(session, eid, api_key_id) is None:
             raise NotFound(f"no webhook endpoint {eid}")
         rows = webhooks_db.deliveries(
-            session, owner=owner, endpoint_id=eid, status=status, submission_id=sid, limit=limit
+            session,
+            api_key_id=api_key_id,
+            endpoint_id=eid,
+            status=status,
+            submission_id=sid,
+            limit=limit,
         )
         return [delivery_out(r) for r in rows]
 
 
-def get_delivery(delivery_id: uuid.UUID | str, owner: str | None = None) -> WebhookDeliveryOut:
-    """A delivery with its attempt log; NotFound if there is none (for this owner)."""
+def get_delivery(delivery_id: uuid.UUID | str, api_key_id: int | None = None) -> WebhookDeliveryOut:
+    """A delivery with its attempt log; NotFound if there is none (of this key)."""
     did = as_id(delivery_id, "a delivery")
     with session_scope() as session:
-        row = webhooks_db.get_delivery(session, did, owner)
+        row = webhooks_db.get_delivery(session, did, api_key_id)
         if row is None:
             raise NotFound(f"no webhook delivery {did}")
         log = [
@@ -319,24 +361,24 @@ def get_delivery(delivery_id: uuid.UUID | str, owner: str | None = None) -> Webh
 def replay(
     *,
     delivery_ids: Sequence[uuid.UUID | str] | None = None,
-    owner: str | None = None,
+    api_key_id: int | None = None,
     endpoint_id: uuid.UUID | str | None = None,
 ) -> list[str]:
     """Send deliveries again now, with a new retry window: the given ones (delivered or
-    failed; NotFound for one that is not the owner's), or else every failed one of the
-    owner or endpoint. Returns the ids made due."""
+    failed; NotFound for one that is not the key's), or else every failed one of the key
+    or endpoint. Returns the ids made due."""
     ids = None if delivery_ids is None else [as_id(d, "a delivery") for d in delivery_ids]
     eid = None if endpoint_id is None else as_id(endpoint_id, "an endpoint")
     with session_scope() as session:
         for did in ids or []:
-            if webhooks_db.get_delivery(session, did, owner) is None:
+            if webhooks_db.get_delivery(session, did, api_key_id) is None:
                 raise NotFound(f"no webhook delivery {did}")
-        if eid is not None and webhooks_db.get_endpoint(session, eid, owner) is None:
+        if eid is not None and webhooks_db.get_endpoint(session, eid, api_key_id) is None:
             raise NotFound(f"no webhook endpoint {eid}")
         replayed = webhooks_db.replay(
             session,
             delivery_ids=ids,
-            owner=owner,
+            api_key_id=api_key_id,
             endpoint_id=eid,
             failed_only=ids is None,
             now=utcnow(),
