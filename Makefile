@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench clean reliability
+.PHONY: setup demo test lint bench clean reliability chromium
 
 setup: $(STAMP)
 
@@ -18,8 +18,14 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(VENV)/bin/trustq demo
 
-test: setup lint
+test: setup lint chromium
 	$(VENV)/bin/pytest -n 2 --dist loadfile --durations=15
+
+# The review console's browser tests drive Debian's Chromium (Playwright's own download
+# cannot work here); installed when it is missing.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 # The fault trials, the hostile input and the load run, then their counts into
 # docs/reliability.md. LOAD_N=2000 for a quick run; LOAD_N=0 skips the load run.

@@ -151,7 +151,7 @@ def clean_tables(database: str) -> Iterator[None]:  # noqa: ARG001
                 session.execute(
                     text(
                         "TRUNCATE verdicts, labels, resume_bands, webhook_attempts, "
-                        "webhook_deliveries, webhook_endpoints, submissions"
+                        "webhook_deliveries, webhook_endpoints, review_claims, submissions"
                     )
                 )
             break

@@ -175,6 +175,11 @@ class Settings(BaseSettings):
     # /readyz answers from its last check for this long (0: check on every call).
     api_readiness_cache_seconds: float = Field(default=1.0, ge=0, le=60)
 
+    # --- the review console (/console, served by `trustq api`) ---
+    # A signed-in analyst's session lasts this long; a claimed case is theirs this long.
+    console_session_hours: float = Field(default=8.0, gt=0, le=24 * 30)
+    console_claim_minutes: float = Field(default=15.0, gt=0, le=24 * 60)
+
     # --- webhooks (`trustq webhooks run` delivers them) ---
     # Each attempt gets this long for the whole exchange (connect, send, answer).
     webhook_timeout_s: float = Field(default=10.0, gt=0, le=60)

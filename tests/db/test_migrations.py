@@ -28,6 +28,8 @@ TABLES = {
     "webhook_endpoints",
     "webhook_deliveries",
     "webhook_attempts",
+    "console_sessions",
+    "review_claims",
 }
 
 

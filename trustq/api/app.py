@@ -20,7 +20,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from trustq import logs, metrics
-from trustq.api import problems, routes, webhooks
+from trustq.api import console, problems, routes, webhooks
 from trustq.api.auth import RateLimiter, bearer, limit_storage, require
 from trustq.api.problems import Problem, ProblemDetail
 from trustq.api.schemas import Health, LabelIn, Ready
@@ -194,6 +194,7 @@ def create_app(settings: Settings) -> FastAPI:
     problems.install(app)
     app.include_router(routes.router)
     app.include_router(webhooks.router)
+    console.install(app)
     app.add_middleware(BodyLimit, limit=settings.api_max_body_bytes)
     app.add_middleware(RequestContext)
 
