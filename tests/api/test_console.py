@@ -158,15 +158,29 @@ def test_a_case_is_one_analysts_until_the_claim_expires(
         keys["admin"].name,
         "stolen portfolio",
     )
-    late = ana.post(
-        f"/console/cases/{sid}/decide", data={"csrf_token": ana_token, "label": "trustworthy"}
+    # Decided: not claimed or decided again (a correction is `trustq decide`'s).
+    for path in ("claim", "decide"):
+        late = ana.post(
+            f"/console/cases/{sid}/{path}", data={"csrf_token": ana_token, "label": "trustworthy"}
+        )
+        assert late.status_code == 409 and "decided this case already" in late.text, path
+    assert len(verdicts.labels_of(sid)) == 1
+    # A case nobody holds is claimed by the decision itself, in its transaction.
+    other = _case(serving_model)
+    direct = ana.post(
+        f"/console/cases/{other}/decide",
+        data={"csrf_token": ana_token, "label": "trustworthy"},
+        follow_redirects=False,
     )
-    assert late.status_code == 409
+    assert direct.status_code == 303
+    assert [x.actor for x in verdicts.labels_of(other)] == [keys["submit"].name]
 
 
 def test_a_session_ends_with_its_key_and_at_sign_out(
-    console: TestClient, make_client: Callable[..., TestClient]
+    console: TestClient, make_client: Callable[..., TestClient], serving_model: str
 ) -> None:
+    from trustq.db.session import session_scope
+    from trustq.db.tables import ReviewClaim
     from trustq.services import apikeys
 
     info, token = apikeys.create(f"leaving-{uuid.uuid4().hex[:6]}", "submit")
@@ -177,11 +191,14 @@ def test_a_session_ends_with_its_key_and_at_sign_out(
     assert gone.status_code == 303 and gone.headers["location"] == "/console/login"
 
     other = make_client(api_rate_limit=0)
-    info, token = apikeys.create(f"staying-{uuid.uuid4().hex[:6]}", "read")
+    info, token = apikeys.create(f"staying-{uuid.uuid4().hex[:6]}", "submit")
     csrf = sign_in(other, Key(info.name, token))
     session = other.cookies["trustq_console"]
+    other.post(f"/console/cases/{_case(serving_model)}/claim", data={"csrf_token": csrf})
     out = other.post("/console/logout", data={"csrf_token": csrf}, follow_redirects=False)
     assert out.headers["location"] == "/console/login?notice=signed-out"
+    with session_scope() as db:  # its claims were given back
+        assert db.query(ReviewClaim).filter_by(actor=info.name).count() == 0
     # The old cookie, replayed, opens nothing.
     replayed = make_client(api_rate_limit=0)
     replayed.cookies.set("trustq_console", session)
@@ -191,10 +208,15 @@ def test_a_session_ends_with_its_key_and_at_sign_out(
 def test_bad_filters_are_named_and_console_pages_count_against_the_key(
     make_client: Callable[..., TestClient], keys: dict[str, Key]
 ) -> None:
+    unlimited = make_client(api_rate_limit=0)
+    sign_in(unlimited, keys["read"])
+    bad = unlimited.get("/console/queue?band=PURPLE")
+    assert bad.status_code == 422 and "unknown band" in bad.text
+    huge = unlimited.get(f"/console/queue?cursor=2026-01-01T00:00:00%2B00:00_{10**20}")
+    assert huge.status_code == 422 and "not a cursor" in huge.text
+    assert unlimited.get("/console/cases/not-a-case").status_code == 404
     client = make_client(api_rate_limit=60, api_rate_burst=3)
     sign_in(client, keys["read"])
-    bad = client.get("/console/queue?band=PURPLE")
-    assert bad.status_code == 422 and "unknown band" in bad.text
     codes = [client.get("/console/queue").status_code for _ in range(4)]
     assert 429 in codes, codes
 
@@ -203,10 +225,14 @@ def test_profile_text_is_escaped_in_the_page(
     console: TestClient, keys: dict[str, Key], serving_model: str
 ) -> None:
     sid = _case(serving_model, text='<script>alert(1)</script><img src=x onerror="alert(2)">')
-    sign_in(console, keys["read"])
+    sign_in(console, keys["submit"])
     page = console.get(f"/console/cases/{sid}").text
     assert "<script>alert" not in page and 'onerror="alert' not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    # A read key sees the verdict, not the resume or the profile as submitted.
+    sign_in(console, keys["read"])
+    page = console.get(f"/console/cases/{sid}").text
+    assert "alert(1)" not in page and "shown to keys that decide" in page
 
 
 def test_flagged_phrases_are_cut_out_of_the_resume() -> None:
@@ -224,3 +250,26 @@ def test_flagged_phrases_are_cut_out_of_the_resume() -> None:
         ("results, always", ("other",)),
     ]
     assert highlight("plain", []) == highlight("plain", [{"code": "x", "evidence": {}}])
+
+
+def test_the_overview_counts_days_on_the_embedded_sqlite_too(tmp_path: Any) -> None:
+    from sqlalchemy.orm import Session
+
+    from tests.db.test_repo import _add, _model, _verdict
+    from trustq.db import console as console_db
+    from trustq.db import migrate
+    from trustq.db import verdicts as verdicts_db
+    from trustq.db.session import make_engine
+
+    url = f"sqlite:///{tmp_path / 'embedded.db'}"
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    with Session(engine) as session:
+        _model(session, "v-sqlite")
+        row, _ = _add(session)
+        verdicts_db.write_verdicts(session, [_verdict(row.id, "v-sqlite")])
+        session.commit()
+        since = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+        [(day, band, count)] = console_db.verdicts_per_day(session, since)
+    engine.dispose()
+    assert (day, band, count) == (dt.datetime.now(dt.UTC).date(), "LOW", 1)

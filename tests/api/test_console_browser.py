@@ -208,13 +208,13 @@ def test_an_analyst_works_the_queue_in_a_browser(
     assert analysts["ana"].token not in cookie["value"]
 
     # The queue: every band, then filtered to one freelancer.
-    page.select_option("select[name=band]", "any")
+    page.select_option("#filters select[name=band]", "any")
     page.click("#filters button[type=submit]")
     rows = page.locator("table.queue tbody tr[data-case]")
     assert rows.count() == 3
     shot(page, "queue")
     guarantee = verdicts.get_verdict(cases["guarantee"])
-    page.fill("input[name=external_id]", guarantee.external_id)
+    page.fill("#filters input[name=external_id]", guarantee.external_id)
     page.click("#filters button[type=submit]")
     assert rows.count() == 1
 

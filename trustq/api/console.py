@@ -57,7 +57,8 @@ HEADERS = {
 }
 NOTICES = {
     "held": "Another analyst holds that case; it is theirs until their claim expires.",
-    "decided": "Decision recorded. No case is waiting: the queue is empty.",
+    "decided": "Decision recorded. No other case of this band is waiting.",
+    "empty": "No case of this queue is waiting.",
     "read-only": "Your key may only read: claiming and deciding need scope submit.",
     "promoted": "The model version was promoted.",
     "signed-out": "You are signed out.",
@@ -194,7 +195,7 @@ async def login(request: Request) -> Response:
 @router.post("/logout")
 async def logout(request: Request, who: Signed) -> Response:
     await _form(request, who)
-    await run_in_threadpool(console.sign_out, request.cookies.get(SESSION_COOKIE, ""))
+    await run_in_threadpool(console.sign_out, request.cookies.get(SESSION_COOKIE, ""), who)
     response = redirect("/console/login?notice=signed-out")
     response.delete_cookie(SESSION_COOKIE, path="/console")
     return response
@@ -241,25 +242,41 @@ def queue(
 
 @router.post("/next")
 async def work_next(request: Request, who: Signed) -> Response:
-    await _form(request, who)
-    return await _open_next(request, who)
+    """The oldest unheld case of the queue as the analyst filtered it."""
+    form = await _form(request, who)
+    try:
+        filters = console.queue_filter(
+            *(str(form.get(f, "")) or None for f in ("band", "flag", "model", "age")),
+            str(form.get("external_id", "")) or None,
+        )
+    except ValueError as exc:
+        raise Refused(422, str(exc)) from exc
+    return await _open_next(request, who, filters, "empty")
 
 
-async def _open_next(request: Request, who: Analyst, band: str | None = None) -> Response:
+async def _open_next(request: Request, who: Analyst, filters: Any, notice: str) -> Response:
     if not who.may(ApiKeyScope.submit):
         return redirect("/console/queue?notice=read-only")
     settings = request.app.state.settings
-    sid = await run_in_threadpool(console.next_case, who, settings, band)
+    sid = await run_in_threadpool(console.next_case, who, settings, filters)
     if sid is None:
-        return redirect("/console/queue?notice=decided")
+        return redirect(f"/console/queue?notice={notice}")
     return redirect(f"/console/cases/{sid}")
+
+
+def _case_id(raw: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(raw)
+    except ValueError as exc:
+        raise Refused(404, "No such case.") from exc
 
 
 # --- a case ------------------------------------------------------------------------------
 
 
-@router.post("/cases/{submission_id}/claim")
-async def claim(request: Request, submission_id: uuid.UUID, who: Signed) -> Response:
+@router.post("/cases/{case_id}/claim")
+async def claim(request: Request, case_id: str, who: Signed) -> Response:
+    submission_id = _case_id(case_id)
     await _form(request, who)
     _needs(who, ApiKeyScope.submit)
     try:
@@ -268,15 +285,18 @@ async def claim(request: Request, submission_id: uuid.UUID, who: Signed) -> Resp
         )
     except LookupError as exc:
         raise Refused(404, "No such case.") from exc
+    except console.AlreadyDecided as exc:
+        raise Refused(409, f"{exc}; `trustq decide` records a correction.") from exc
     if holder != who.name:
         return redirect(f"/console/cases/{submission_id}?notice=held")
     return redirect(f"/console/cases/{submission_id}")
 
 
-@router.get("/cases/{submission_id}", response_class=HTMLResponse)
-def case_page(request: Request, submission_id: uuid.UUID, who: Signed) -> Response:
+@router.get("/cases/{case_id}", response_class=HTMLResponse)
+def case_page(request: Request, case_id: str, who: Signed) -> Response:
+    submission_id = _case_id(case_id)
     try:
-        found = console.case(submission_id)
+        found = console.case(submission_id, who, request.app.state.settings)
     except LookupError as exc:
         raise Refused(404, "No such case (or it has no verdict yet).") from exc
     return page(
@@ -291,8 +311,9 @@ def case_page(request: Request, submission_id: uuid.UUID, who: Signed) -> Respon
     )
 
 
-@router.post("/cases/{submission_id}/decide")
-async def decide(request: Request, submission_id: uuid.UUID, who: Signed) -> Response:
+@router.post("/cases/{case_id}/decide")
+async def decide(request: Request, case_id: str, who: Signed) -> Response:
+    submission_id = _case_id(case_id)
     form = await _form(request, who)
     _needs(who, ApiKeyScope.submit)
     label = str(form.get("label", ""))
@@ -300,10 +321,17 @@ async def decide(request: Request, submission_id: uuid.UUID, who: Signed) -> Res
         raise Refused(422, "Choose risky or trustworthy.")
     try:
         decided = await run_in_threadpool(
-            console.decide, submission_id, who, label, str(form.get("note", "")) or None
+            console.decide,
+            submission_id,
+            who,
+            label,
+            str(form.get("note", "")) or None,
+            request.app.state.settings,
         )
     except console.HeldByOther as exc:
-        raise Refused(409, str(exc).capitalize() + ".") from exc
+        raise Refused(409, f"{exc}: only they can decide it now.") from exc
+    except console.AlreadyDecided as exc:
+        raise Refused(409, f"{exc}; `trustq decide` records a correction.") from exc
     except LookupError as exc:
         raise Refused(404, "No such case.") from exc
     except ValueError as exc:
@@ -319,7 +347,9 @@ async def decide(request: Request, submission_id: uuid.UUID, who: Signed) -> Res
         label,
         extra={"api_key": who.name, "submission_id": str(submission_id)},
     )
-    return await _open_next(request, who, decided.band)
+    return await _open_next(
+        request, who, console.queue_filter(decided.band, None, None, None, None), "decided"
+    )
 
 
 # --- the overview ------------------------------------------------------------------------

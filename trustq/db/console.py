@@ -7,8 +7,9 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Date, String, cast, delete, func, or_, select, tuple_
+from sqlalchemy import Date, String, cast, delete, func, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from trustq.db.common import insert_for
@@ -90,12 +91,47 @@ def claim(
     )
 
 
-def holder(session: Session, submission_id: uuid.UUID, now: dt.datetime) -> ReviewClaim | None:
-    """The live claim on a case, if any."""
+def holder(
+    session: Session, submission_id: uuid.UUID, now: dt.datetime, *, lock: bool = False
+) -> ReviewClaim | None:
+    """The live claim on a case, if any; ``lock``: held until the transaction ends."""
+    stmt = select(ReviewClaim).where(
+        ReviewClaim.submission_id == submission_id, ReviewClaim.expires_at > now
+    )
+    return session.scalar(stmt.with_for_update() if lock else stmt)
+
+
+def lock_case(session: Session, submission_id: uuid.UUID) -> bool:
+    """Lock a case's submission row until the transaction ends (two decisions on one case
+    then run one after the other); False if there is no such submission."""
+    found = session.scalar(
+        select(Submission.id).where(Submission.id == submission_id).with_for_update()
+    )
+    return found is not None
+
+
+def decided_by(session: Session, submission_id: uuid.UUID) -> str | None:
+    """Who labelled the case last, if anyone has."""
     return session.scalar(
-        select(ReviewClaim).where(
-            ReviewClaim.submission_id == submission_id, ReviewClaim.expires_at > now
+        select(Label.actor)
+        .where(Label.submission_id == submission_id)
+        .order_by(Label.created_at.desc(), Label.id.desc())
+        .limit(1)
+    )
+
+
+def renew(
+    session: Session, submission_id: uuid.UUID, actor: str, now: dt.datetime, until: dt.datetime
+) -> None:
+    """Extend ``actor``'s live claim on a case (an analyst still reading it)."""
+    session.execute(
+        update(ReviewClaim)
+        .where(
+            ReviewClaim.submission_id == submission_id,
+            ReviewClaim.actor == actor,
+            ReviewClaim.expires_at > now,
         )
+        .values(expires_at=until)
     )
 
 
@@ -116,6 +152,11 @@ def release(session: Session, submission_id: uuid.UUID, actor: str) -> None:
             ReviewClaim.submission_id == submission_id, ReviewClaim.actor == actor
         )
     )
+
+
+def release_all(session: Session, actor: str) -> None:
+    """Every claim of ``actor`` (signing out)."""
+    session.execute(delete(ReviewClaim).where(ReviewClaim.actor == actor))
 
 
 # --- the queue ---------------------------------------------------------------------------
@@ -147,13 +188,41 @@ def queue(
 ) -> list[VerdictRow]:
     """Newest verdicts of submissions nobody has labelled yet, oldest first, filtered;
     ``after`` is the (scored at, verdict id) the page starts after."""
-    undecided = ~select(Label.id).where(Label.submission_id == Verdict.submission_id).exists()
-    stmt = (
+    stmt = _filtered(
+        session,
         select(Verdict, Submission)
         .select_from(Submission)
-        .join(Verdict, Verdict.id == newest_verdict_id())
-        .where(undecided)
+        .join(Verdict, Verdict.id == newest_verdict_id()),
+        filters,
+        now,
     )
+    if after is not None:
+        stmt = stmt.where(tuple_(Verdict.created_at, Verdict.id) > tuple_(*after))
+    stmt = stmt.order_by(Verdict.created_at, Verdict.id).limit(limit)
+    return [VerdictRow(v, s) for v, s in session.execute(stmt)]
+
+
+def queue_size(
+    session: Session, filters: QueueFilter, now: dt.datetime
+) -> tuple[int, dt.datetime | None]:
+    """How many cases match ``filters``, and when the oldest was scored."""
+    stmt = _filtered(
+        session,
+        select(func.count(), func.min(Verdict.created_at))
+        .select_from(Submission)
+        .join(Verdict, Verdict.id == newest_verdict_id()),
+        filters,
+        now,
+    )
+    count, oldest = session.execute(stmt).one()
+    return int(count), oldest
+
+
+def _filtered(session: Session, stmt: Any, filters: QueueFilter, now: dt.datetime) -> Any:
+    """``stmt`` (over submissions and their newest verdicts) narrowed to the undecided
+    cases ``filters`` select."""
+    undecided = ~select(Label.id).where(Label.submission_id == Verdict.submission_id).exists()
+    stmt = stmt.where(undecided)
     if filters.band is not None:
         stmt = stmt.where(Verdict.risk_level == filters.band)
     if filters.flag is not None:
@@ -164,25 +233,7 @@ def queue(
         stmt = stmt.where(Verdict.created_at <= now - filters.older_than)
     if filters.external_id is not None:
         stmt = stmt.where(Submission.external_id == filters.external_id)
-    if after is not None:
-        stmt = stmt.where(tuple_(Verdict.created_at, Verdict.id) > tuple_(*after))
-    stmt = stmt.order_by(Verdict.created_at, Verdict.id).limit(limit)
-    return [VerdictRow(v, s) for v, s in session.execute(stmt)]
-
-
-def queue_size(session: Session, band: str | None) -> tuple[int, dt.datetime | None]:
-    """How many cases of ``band`` await a decision, and when the oldest was scored."""
-    undecided = ~select(Label.id).where(Label.submission_id == Verdict.submission_id).exists()
-    stmt = (
-        select(func.count(), func.min(Verdict.created_at))
-        .select_from(Submission)
-        .join(Verdict, Verdict.id == newest_verdict_id())
-        .where(undecided)
-    )
-    if band is not None:
-        stmt = stmt.where(Verdict.risk_level == band)
-    count, oldest = session.execute(stmt).one()
-    return int(count), oldest
+    return stmt
 
 
 # --- the overview ------------------------------------------------------------------------
@@ -190,7 +241,10 @@ def queue_size(session: Session, band: str | None) -> tuple[int, dt.datetime | N
 
 def verdicts_per_day(session: Session, since: dt.datetime) -> list[tuple[dt.date, str, int]]:
     """(day, band, verdicts) since ``since``, by the day they were scored (UTC)."""
-    day = cast(Verdict.created_at, Date)
+    if session.get_bind().dialect.name == "postgresql":
+        day: Any = cast(func.timezone("UTC", Verdict.created_at), Date)
+    else:  # SQLite keeps UTC times as text; date() reads their day
+        day = func.date(Verdict.created_at)
     rows = session.execute(
         select(day, Verdict.risk_level, func.count())
         .where(Verdict.created_at >= since)

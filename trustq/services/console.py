@@ -37,6 +37,10 @@ class HeldByOther(RuntimeError):
     """Another analyst holds the case."""
 
 
+class AlreadyDecided(RuntimeError):
+    """The case has a label already (``trustq decide`` records a correction)."""
+
+
 def _sha(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -91,9 +95,11 @@ def analyst_for(session_token: str | None) -> Analyst | None:
         return Analyst(apikeys.key_info(key), row.csrf_token)
 
 
-def sign_out(session_token: str) -> None:
+def sign_out(session_token: str, analyst: Analyst) -> None:
+    """End the session and give back the analyst's claims: no case waits on a closed tab."""
     with session_scope() as session:
         console_db.end_session(session, _sha(session_token))
+        console_db.release_all(session, analyst.name)
 
 
 # --- the queue ---------------------------------------------------------------------------
@@ -152,9 +158,10 @@ def _parse_cursor(cursor: str | None) -> tuple[dt.datetime, int] | None:
     try:
         at, _, vid = cursor.rpartition("_")
         parsed = dt.datetime.fromisoformat(at)
-        if parsed.tzinfo is None:
-            raise ValueError("naive")
-        return parsed, int(vid)
+        number = int(vid)
+        if parsed.tzinfo is None or not 0 <= number < 2**63:
+            raise ValueError("out of range")
+        return parsed, number
     except ValueError as exc:
         raise ValueError("not a cursor of this queue") from exc
 
@@ -167,7 +174,7 @@ def queue_page(
     with session_scope() as session:
         rows = console_db.queue(session, filters, now=now, after=after, limit=limit + 1)
         held = console_db.holders(session, [r.verdict.submission_id for r in rows], now)
-        waiting, oldest = console_db.queue_size(session, filters.band)
+        waiting, oldest = console_db.queue_size(session, filters, now)
     more = len(rows) > limit
     rows = rows[:limit]
     out = []
@@ -205,25 +212,29 @@ def claim_case(submission_id: uuid.UUID, analyst: Analyst, settings: Settings) -
     with session_scope() as session:
         if submissions_db.get_submission(session, submission_id) is None:
             raise LookupError(f"no submission {submission_id}")
+        decided = console_db.decided_by(session, submission_id)
+        if decided is not None:
+            raise AlreadyDecided(f"{decided} decided this case already")
         return console_db.claim(session, submission_id, analyst.name, now, until)
 
 
-def next_case(analyst: Analyst, settings: Settings, band: str | None = None) -> str | None:
-    """Claim the oldest case of ``band`` that nobody else holds (of any band when there is
-    none left); its id, or None when the queue is empty."""
-    for filters in (console_db.QueueFilter(band=band), console_db.QueueFilter(band=None)):
-        cursor = None
-        while True:
-            page = queue_page(filters, cursor, limit=50)
-            for row in page.rows:
-                if row.held_by in (None, analyst.name):
-                    sid = uuid.UUID(row.submission_id)
-                    if claim_case(sid, analyst, settings) == analyst.name:
-                        return row.submission_id
-            if page.next_cursor is None:
-                break
-            cursor = page.next_cursor
-    return None
+def next_case(analyst: Analyst, settings: Settings, filters: console_db.QueueFilter) -> str | None:
+    """Claim the oldest case of the queue ``filters`` select that nobody else holds; its
+    id, or None when none is left."""
+    cursor = None
+    while True:
+        page = queue_page(filters, cursor, limit=50)
+        for row in page.rows:
+            if row.held_by in (None, analyst.name):
+                try:
+                    holder = claim_case(uuid.UUID(row.submission_id), analyst, settings)
+                except AlreadyDecided:
+                    continue  # decided since the page was read
+                if holder == analyst.name:
+                    return row.submission_id
+        if page.next_cursor is None:
+            return None
+        cursor = page.next_cursor
 
 
 @dataclass(frozen=True)
@@ -232,25 +243,39 @@ class Decided:
     band: str  # the case's band: the next case is taken from the same one
 
 
-def decide(submission_id: uuid.UUID, analyst: Analyst, label: str, note: str | None) -> Decided:
-    """Record the analyst's decision as a review label and release the claim. The analyst
-    must hold the case (HeldByOther otherwise) and a key of scope submit (NotAllowed)."""
+def decide(
+    submission_id: uuid.UUID, analyst: Analyst, label: str, note: str | None, settings: Settings
+) -> Decided:
+    """Record the analyst's decision as a review label and release the claim, in one
+    transaction with the checks: the case must be undecided (AlreadyDecided) and not held by
+    anyone else (HeldByOther; a claim of the analyst's that ran out while nobody took the
+    case still counts), and the key of scope submit (NotAllowed)."""
     if not analyst.may(ApiKeyScope.submit):
         raise NotAllowed(f"key {analyst.name!r} may only read (scope {analyst.key.scope})")
+    now = utcnow()
     with session_scope() as session:
-        claim = console_db.holder(session, submission_id, utcnow())
-        if claim is None or claim.actor != analyst.name:
-            who = f"{claim.actor} holds it" if claim is not None else "nobody holds it"
-            raise HeldByOther(f"claim the case before deciding it ({who})")
-    out = label_service.add_label(
-        submission_id,
-        label,
-        source="review",
-        by=analyst.name,
-        note=(note or "").strip()[:4000] or None,
-        key=analyst.key,
-    )
-    with session_scope() as session:
+        if not console_db.lock_case(session, submission_id):
+            raise LookupError(f"no submission {submission_id}")
+        decided = console_db.decided_by(session, submission_id)
+        if decided is not None:
+            raise AlreadyDecided(f"{decided} decided this case already")
+        claim = console_db.holder(session, submission_id, now, lock=True)
+        if claim is not None and claim.actor != analyst.name:
+            raise HeldByOther(f"{claim.actor} holds this case")
+        if claim is None:
+            # Not claimed, or the analyst's claim ran out: take it now, in this transaction.
+            until = now + dt.timedelta(minutes=settings.console_claim_minutes)
+            if console_db.claim(session, submission_id, analyst.name, now, until) != analyst.name:
+                raise HeldByOther("another analyst took this case")
+        out = label_service.record_label(
+            session,
+            submission_id,
+            label,
+            source="review",
+            by=analyst.name,
+            note=(note or "").strip()[:4000] or None,
+            key=analyst.key,
+        )
         console_db.release(session, submission_id, analyst.name)
     verdict = verdicts.get_verdict(submission_id)
     return Decided(out, verdict.risk_level if verdict is not None else RiskLevel.MEDIUM)
@@ -381,10 +406,13 @@ class Case:
     held_by: str | None
     held_until: dt.datetime | None
     parts: list[tuple[str, float, float]] = field(default_factory=list)  # name, points, of
+    restricted: bool = False  # the resume and profile are not this analyst's to see
 
 
-def case(submission_id: uuid.UUID) -> Case:
-    """Everything the console shows of one case; LookupError if it has no verdict."""
+def case(submission_id: uuid.UUID, analyst: Analyst, settings: Settings) -> Case:
+    """Everything the console shows of one case to ``analyst``; LookupError if it has no
+    verdict. The resume and the profile as submitted are for keys that decide (scope
+    submit), as the API shows them to none; an analyst's own claim is renewed."""
     verdict = verdicts.get_verdict(submission_id)
     if verdict is None:
         raise LookupError(f"no verdict for {submission_id}")
@@ -394,7 +422,11 @@ def case(submission_id: uuid.UUID) -> Case:
         assert submission is not None  # it has a verdict
         payload = dict(submission.payload or {})
         filename = submission.resume_filename
+        until = now + dt.timedelta(minutes=settings.console_claim_minutes)
+        console_db.renew(session, submission_id, analyst.name, now, until)
         claim = console_db.holder(session, submission_id, now)
+    if not analyst.may(ApiKeyScope.submit):
+        payload, filename = {}, None
     text = payload.get("resume_text")
     bars, first, last = timeline(payload.get("projects") or [], verdict.scored_at.date())
     duplicates: list[tuple[str, str]] = []
@@ -407,11 +439,12 @@ def case(submission_id: uuid.UUID) -> Case:
         (name, float(p.get("points", 0)), float(p.get("of", 0)))
         for name, p in (verdict.breakdown.get("parts") or {}).items()
     ]
+    hidden = ("resume_text", "projects", "idempotency_key")
     return Case(
         verdict=verdict,
         resume=highlight(text, verdict.flags) if isinstance(text, str) else None,
         resume_filename=filename,
-        profile={k: v for k, v in payload.items() if k not in ("resume_text", "projects")},
+        profile={k: v for k, v in payload.items() if k not in hidden},
         bars=bars,
         span=(first, last),
         duplicates=duplicates,
@@ -419,6 +452,7 @@ def case(submission_id: uuid.UUID) -> Case:
         held_by=claim.actor if claim else None,
         held_until=claim.expires_at if claim else None,
         parts=parts,
+        restricted=not analyst.may(ApiKeyScope.submit),
     )
 
 
@@ -442,7 +476,7 @@ def overview(days: int = 14) -> Overview:
     since = (now - dt.timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
     with session_scope() as session:
         per_day = console_db.verdicts_per_day(session, since)
-        waiting, oldest = console_db.queue_size(session, RiskLevel.MEDIUM)
+        waiting, oldest = console_db.queue_size(session, console_db.QueueFilter(), now)
         decisions = console_db.decisions_per_analyst(session, now - dt.timedelta(days=30))
     table: dict[str, dict[str, int]] = {
         str((since + dt.timedelta(days=i)).date()): {b: 0 for b in RiskLevel} for i in range(days)

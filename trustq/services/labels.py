@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from trustq.db import labels as labels_db
 from trustq.db.session import session_scope
 from trustq.db.tables import Label, LabelSource, LabelValue, utcnow
@@ -142,27 +144,42 @@ def add_label(
     """Record what is known about a submission (append-only; the newest label counts).
     ValueError names what is wrong with it, LookupError an unknown submission. Sent with an
     API ``key``: recorded with the key's name, LabelCapReached past its daily cap."""
+    with session_scope() as session:
+        return record_label(session, submission_id, label, by=by, source=source, note=note, key=key)
+
+
+def record_label(
+    session: Session,
+    submission_id: uuid.UUID | str,
+    label: str,
+    *,
+    by: str,
+    source: str = "manual",
+    note: str | None = None,
+    key: KeyInfo | None = None,
+) -> LabelOut:
+    """``add_label`` inside the caller's transaction (a use case that checks more in the
+    same transaction, such as the console's claim)."""
     checked = check_row(
         {"submission_id": str(submission_id), "label": label, "source": source, "by": by}
     )
-    with session_scope() as session:
-        if key is not None and key.labels_per_day is not None:
-            since = utcnow() - dt.timedelta(days=1)
-            if labels_db.count_key_labels_since(session, key.name, since) >= key.labels_per_day:
-                raise LabelCapReached(
-                    f"key {key.name!r} added {key.labels_per_day} label(s) in the last 24 hours, "
-                    "its cap (trustq apikey labels NAME --per-day N)"
-                )
-        row = labels_db.add_label(
-            session,
-            submission_id=checked.submission_id,
-            label=checked.label,
-            source=checked.source,
-            actor=checked.by,
-            note=note,
-            api_key=key.name if key is not None else None,
-        )
-        return label_out(row)
+    if key is not None and key.labels_per_day is not None:
+        since = utcnow() - dt.timedelta(days=1)
+        if labels_db.count_key_labels_since(session, key.name, since) >= key.labels_per_day:
+            raise LabelCapReached(
+                f"key {key.name!r} added {key.labels_per_day} label(s) in the last 24 hours, "
+                "its cap (trustq apikey labels NAME --per-day N)"
+            )
+    row = labels_db.add_label(
+        session,
+        submission_id=checked.submission_id,
+        label=checked.label,
+        source=checked.source,
+        actor=checked.by,
+        note=note,
+        api_key=key.name if key is not None else None,
+    )
+    return label_out(row)
 
 
 def add_label_rows(rows: Sequence[Any], *, by: str | None = None) -> int:

@@ -1,9 +1,15 @@
-// Keyboard shortcuts of a case: r risky, t trustworthy (then type a note and press Enter),
-// c claim; on the queue, n works the next case. Keys typed into a field are left alone.
+// Keyboard shortcuts of a case: r risky, t trustworthy (then type a note and press Enter;
+// Escape leaves the note to choose again), c claim; on the queue, n works the next case.
+// Keys typed into a text field are left alone.
 "use strict";
 document.addEventListener("keydown", (event) => {
   const target = event.target;
-  if (target && ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName)) return;
+  const typing = target && (["TEXTAREA", "SELECT"].includes(target.tagName)
+    || (target.tagName === "INPUT" && !["radio", "checkbox", "submit", "button"].includes(target.type)));
+  if (typing) {
+    if (event.key === "Escape") target.blur();  // back to the shortcuts
+    return;
+  }
   if (event.ctrlKey || event.metaKey || event.altKey) return;
   const choose = (value) => {
     const radio = document.querySelector(`input[name="label"][value="${value}"]`);
