@@ -61,3 +61,29 @@ TODAY = dt.date.today()
 def public(record: dict[str, Any]) -> dict[str, Any]:
     """A generated record without what only the generator knows (its label and p_true)."""
     return {k: v for k, v in record.items() if k not in ("label", "p_true")}
+
+
+def copy_model_version(version: str, copy: str) -> str:
+    """Register ``copy``, a candidate with the artifact of model ``version``: a second
+    version to promote and roll back to without training one."""
+    from trustq.db import models as models_db
+    from trustq.db.session import session_scope
+    from trustq.db.tables import ModelStatus, ModelVersion
+
+    with session_scope() as session:
+        source = models_db.get_model_version(session, version)
+        assert source is not None, version
+        session.add(
+            ModelVersion(
+                version=copy,
+                status=ModelStatus.candidate,
+                training_data_sha256=source.training_data_sha256,
+                encoder_name=source.encoder_name,
+                encoder_revision=source.encoder_revision,
+                metrics=source.metrics,
+                artifact=source.artifact,
+                artifact_sha256=source.artifact_sha256,
+                created_by="tests",
+            )
+        )
+    return copy

@@ -22,7 +22,7 @@ import pytest
 
 from tests.api.conftest import Key, api_process
 from tests.conftest import SharedWorker
-from tests.factories import profile
+from tests.factories import copy_model_version, profile
 from tests.servers import wait_for
 
 pytestmark = [pytest.mark.api, pytest.mark.integration]
@@ -145,31 +145,6 @@ def browser() -> Iterator[Any]:
         launched.close()
 
 
-def _copy_of(version: str) -> str:
-    """Another model version with the same artifact, to promote and roll back."""
-    from trustq.db import models as models_db
-    from trustq.db.session import session_scope
-    from trustq.db.tables import ModelStatus, ModelVersion
-
-    copy = f"v-console-{uuid.uuid4().hex[:6]}"
-    with session_scope() as session:
-        serving = models_db.get_model_version(session, version)
-        session.add(
-            ModelVersion(
-                version=copy,
-                status=ModelStatus.candidate,
-                training_data_sha256=serving.training_data_sha256,
-                encoder_name=serving.encoder_name,
-                encoder_revision=serving.encoder_revision,
-                metrics=serving.metrics,
-                artifact=serving.artifact,
-                artifact_sha256=serving.artifact_sha256,
-                created_by="tests",
-            )
-        )
-    return copy
-
-
 def sign_in(browser: Any, base: str, key: Key, width: int = 1280) -> Any:
     context = browser.new_context(viewport={"width": width, "height": 900})
     page = context.new_page()
@@ -280,7 +255,7 @@ def test_an_analyst_works_the_queue_in_a_browser(
     # The overview, as an admin sees it: promote another version and roll back, each with
     # its reason recorded; then signing out ends the session.
     serving = verdicts.get_verdict(cases["plain"]).model_version
-    other_version = _copy_of(serving)
+    other_version = copy_model_version(serving, f"v-console-{uuid.uuid4().hex[:6]}")
     admin = sign_in(browser, base, analysts["ops"])
     admin.goto(f"{base}/console/overview")
     assert admin.inner_text("#serving") == serving

@@ -23,7 +23,7 @@ from sqlalchemy import delete, select
 
 from tests.cli import trustq
 from tests.conftest import REDIS_URL, ROOT
-from tests.factories import MODEL_RESUME_WORDS, public
+from tests.factories import MODEL_RESUME_WORDS, copy_model_version, public
 from tests.factories import profile as make_profile
 from trustq import client
 from trustq.config import Settings
@@ -334,21 +334,7 @@ def test_a_corrupted_artifact_is_refused_and_the_old_model_keeps_serving(
 
 def test_a_rollback_is_a_promotion_recorded_with_its_actor(retraining_state: str) -> None:
     old = retraining_state
-    with session_scope() as session:
-        serving = models_db.get_model_version(session, old)
-        session.add(
-            ModelVersion(
-                version="v-copy",
-                status=ModelStatus.candidate,
-                training_data_sha256=serving.training_data_sha256,
-                encoder_name=serving.encoder_name,
-                encoder_revision=serving.encoder_revision,
-                metrics=serving.metrics,
-                artifact=serving.artifact,
-                artifact_sha256=serving.artifact_sha256,
-                created_by="tests",
-            )
-        )
+    copy_model_version(old, "v-copy")
     assert trustq("models", "promote", "v-copy", "--by", "alice").returncode == 0
     back = trustq("models", "promote", old, "--by", "bob", "--note", "rollback")
     assert back.returncode == 0, back.stderr

@@ -25,6 +25,7 @@ import uuid
 from collections.abc import Sequence
 
 import httpx
+from sqlalchemy.orm import Session
 
 from trustq.config import Settings
 from trustq.db import apikeys as apikeys_db
@@ -315,6 +316,12 @@ def delivery_out(
     )
 
 
+def _known_endpoint(session: Session, eid: uuid.UUID | None, api_key_id: int | None) -> None:
+    """NotFound unless ``eid`` (when given) is an endpoint of the key (any key's if None)."""
+    if eid is not None and webhooks_db.get_endpoint(session, eid, api_key_id) is None:
+        raise NotFound(f"no webhook endpoint {eid}")
+
+
 def list_deliveries(
     *,
     api_key_id: int | None = None,
@@ -329,8 +336,7 @@ def list_deliveries(
     eid = None if endpoint_id is None else as_id(endpoint_id, "an endpoint")
     sid = None if evaluation_id is None else as_id(evaluation_id, "an evaluation")
     with session_scope() as session:
-        if eid is not None and webhooks_db.get_endpoint(session, eid, api_key_id) is None:
-            raise NotFound(f"no webhook endpoint {eid}")
+        _known_endpoint(session, eid, api_key_id)
         rows = webhooks_db.deliveries(
             session,
             api_key_id=api_key_id,
@@ -373,8 +379,7 @@ def replay(
         for did in ids or []:
             if webhooks_db.get_delivery(session, did, api_key_id) is None:
                 raise NotFound(f"no webhook delivery {did}")
-        if eid is not None and webhooks_db.get_endpoint(session, eid, api_key_id) is None:
-            raise NotFound(f"no webhook endpoint {eid}")
+        _known_endpoint(session, eid, api_key_id)
         replayed = webhooks_db.replay(
             session,
             delivery_ids=ids,
