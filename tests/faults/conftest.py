@@ -114,11 +114,12 @@ class Outcome:
 
 
 def pool_children(worker: WorkerProcess) -> list[int]:
-    """Pids of a worker's pool processes (the children of its main process)."""
-    found: list[int] = []
-    for task in Path(f"/proc/{worker.proc.pid}/task").iterdir():
-        found += [int(p) for p in (task / "children").read_text().split()]
-    return found
+    """Pids of a worker's pool processes (the children of its main process), found by their
+    parent pid: /proc's per-thread "children" lists miss a child whose forking thread has
+    ended, as when the pool replaces a process it lost."""
+    import psutil
+
+    return [child.pid for child in psutil.Process(worker.proc.pid).children()]
 
 
 class Trial:

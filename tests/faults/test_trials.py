@@ -43,6 +43,7 @@ def test_worker_processes_killed_mid_batch(trial: Trial) -> None:
     mark = trial.db_now()
     for _ in range(3):
         mark = mid_batch(trial, mark)
+        wait_for(lambda: pool_children(worker), 10, "a pool process")
         os.kill(pool_children(worker)[0], signal.SIGKILL)
         kills += 1
         # The next batch may come from the other pool process before the main process has
