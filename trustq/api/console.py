@@ -31,6 +31,7 @@ from trustq.db.tables import ApiKeyScope, utcnow
 from trustq.rules.flags import FLAG_CODES, RiskLevel
 from trustq.services import console
 from trustq.services.console import Analyst
+from trustq.services.labels import LabelCapReached
 
 log = logging.getLogger(__name__)
 
@@ -338,10 +339,8 @@ async def decide(request: Request, case_id: str, who: Signed) -> Response:
         raise Refused(422, str(exc)) from exc
     except PermissionError as exc:
         raise Refused(403, str(exc)) from exc
-    except Exception as exc:
-        if type(exc).__name__ == "LabelCapReached":
-            raise Refused(429, str(exc)) from exc
-        raise
+    except LabelCapReached as exc:
+        raise Refused(429, str(exc)) from exc
     log.info(
         "console decision %s",
         label,

@@ -19,6 +19,7 @@ from typing import Any
 from trustq.config import Settings
 from trustq.db import console as console_db
 from trustq.db import submissions as submissions_db
+from trustq.db import verdicts as verdicts_db
 from trustq.db.session import session_scope
 from trustq.db.tables import ApiKeyScope, utcnow
 from trustq.rules.flags import FLAG_CODES, RiskLevel
@@ -221,20 +222,25 @@ def claim_case(submission_id: uuid.UUID, analyst: Analyst, settings: Settings) -
 def next_case(analyst: Analyst, settings: Settings, filters: console_db.QueueFilter) -> str | None:
     """Claim the oldest case of the queue ``filters`` select that nobody else holds; its
     id, or None when none is left."""
-    cursor = None
+    after: tuple[dt.datetime, int] | None = None
     while True:
-        page = queue_page(filters, cursor, limit=50)
-        for row in page.rows:
-            if row.held_by in (None, analyst.name):
-                try:
-                    holder = claim_case(uuid.UUID(row.submission_id), analyst, settings)
-                except AlreadyDecided:
-                    continue  # decided since the page was read
-                if holder == analyst.name:
-                    return row.submission_id
-        if page.next_cursor is None:
+        now = utcnow()
+        with session_scope() as session:
+            rows = console_db.queue(session, filters, now=now, after=after, limit=50)
+            held = console_db.holders(session, [r.verdict.submission_id for r in rows], now)
+        for row in rows:
+            sid = row.verdict.submission_id
+            if sid in held and held[sid].actor != analyst.name:
+                continue
+            try:
+                holder = claim_case(sid, analyst, settings)
+            except AlreadyDecided:
+                continue  # decided since the page was read
+            if holder == analyst.name:
+                return str(sid)
+        if len(rows) < 50:
             return None
-        cursor = page.next_cursor
+        after = (rows[-1].verdict.created_at, rows[-1].verdict.id)
 
 
 @dataclass(frozen=True)
@@ -277,8 +283,9 @@ def decide(
             key=analyst.key,
         )
         console_db.release(session, submission_id, analyst.name)
-    verdict = verdicts.get_verdict(submission_id)
-    return Decided(out, verdict.risk_level if verdict is not None else RiskLevel.MEDIUM)
+        verdict = verdicts_db.latest_verdict(session, submission_id)
+        band = verdict.verdict.risk_level if verdict is not None else RiskLevel.MEDIUM
+    return Decided(out, band)
 
 
 # --- a case ------------------------------------------------------------------------------
