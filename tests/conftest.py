@@ -53,6 +53,21 @@ TEST_ENV = {
 os.environ.update(TEST_ENV)
 
 
+def seed_encoder_choice(data_dir: Path) -> None:
+    """Give a worker with its own data folder the encoder variant this run measured (in
+    DATA_DIR, once per test process), so it does not spend seconds of two busy cores
+    measuring again. A worker whose settings change the choice's key still measures."""
+    import shutil
+
+    from trustq.config import get_settings
+    from trustq.scoring.variant_choice import CHOICE_FILE, cpu_choice
+
+    cpu_choice(get_settings())
+    target = data_dir / "encoders"
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(DATA_DIR / "encoders" / CHOICE_FILE, target / CHOICE_FILE)
+
+
 # Each folder is a tier; its marker says what its tests need (declared in pyproject.toml).
 TIERS = ("unit", "db", "integration", "api", "hostile", "faults")
 

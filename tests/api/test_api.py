@@ -290,9 +290,26 @@ def test_metrics_of_the_api_and_the_worker_and_trustq_status(
     assert set(status["queues"]) == {"scoring", "training", "maintenance"}
     assert set(status["submissions"]) == {"queued", "processing", "done", "failed"}
     assert status["submissions"]["done"] >= 1
+    # Each worker's heartbeat names its encoder variant, once its first scoring process has
+    # chosen it (measured on this CPU, or as configured).
+    name = next(n for n in status["workers"] if n.startswith("worker-"))
+    deadline = time.monotonic() + 30
+    while not (status["worker_encoders"].get(name) or "").startswith("torch-"):
+        assert time.monotonic() < deadline, status["worker_encoders"]
+        time.sleep(1)
+        status = json.loads(trustq("status", "--json", "--timeout", "3").stdout)
+    encoder = status["worker_encoders"][name]
+    assert "measured fastest faithful" in encoder or "as configured" in encoder, encoder
     table = trustq("status")
     assert table.returncode == 0, table.stderr
-    for row in ("queue scoring", "workers seen", "serving model", "dead letters", "oldest"):
+    for row in (
+        "queue scoring",
+        "workers seen",
+        "encoder of",
+        "serving model",
+        "dead letters",
+        "oldest",
+    ):
         assert row in table.stdout, table.stdout
 
 

@@ -19,7 +19,7 @@ from sqlalchemy import Engine, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from tests.cli import trustq
-from tests.conftest import WorkerProcess
+from tests.conftest import WorkerProcess, seed_encoder_choice
 from tests.factories import public
 from tests.reliability import ENV as RELIABILITY_ENV
 from tests.reliability import record
@@ -129,6 +129,7 @@ class Trial:
         self.stack = stack
         self.folder = folder
         self.env = stack.env(folder / "data")
+        seed_encoder_choice(folder / "data")
         self.workers: list[WorkerProcess] = []
         self.beats: list[BeatProcess] = []
 

@@ -42,6 +42,7 @@ def status(
         workers = status_service.workers_seen(timeout)
     except Exception as exc:  # any transport error: show it, the rest is still worth reading
         depths, workers, broker_error = None, [], f"{type(exc).__name__}: {exc}"
+    encoders = status_service.worker_encoders(workers)
     if as_json:
         oldest_at = snapshot.oldest_queued_at
         print(
@@ -52,6 +53,7 @@ def status(
                     "queues": depths,
                     "broker_error": broker_error,
                     "workers": workers,
+                    "worker_encoders": encoders,
                     "serving_model": snapshot.serving_model,
                     "submissions": snapshot.by_status,
                     "oldest_queued_at": oldest_at.isoformat() if oldest_at else None,
@@ -74,6 +76,8 @@ def status(
                 "workers seen",
                 f"{len(workers)}: {', '.join(workers)}" if workers else "[red]none answered[/]",
             )
+            for worker, encoder in encoders.items():
+                table.add_row(f"encoder of {worker}", encoder or "no heartbeat yet")
         table.add_row("serving model", snapshot.serving_model or "[red]none (run trustq train)[/]")
         for name, count in snapshot.by_status.items():
             label = "failed (dead letters)" if name == "failed" else name

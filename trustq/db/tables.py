@@ -141,6 +141,8 @@ class WorkerHeartbeat(Base):
     worker: Mapped[str] = mapped_column(String(200), primary_key=True)
     started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     beat_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The encoder variant its scoring processes serve with, and how it was chosen.
+    encoder: Mapped[str | None] = mapped_column(String(500), nullable=True)
 
 
 class ResumeBand(Base):

@@ -3,12 +3,11 @@ and the one a worker serves with (device, runtime and precision resolved)."""
 
 from __future__ import annotations
 
-from functools import cache
-
 import torch
 
 from trustq.config import Settings
 from trustq.models.encoder import Encoder
+from trustq.scoring.variant_choice import cached_choice, cpu_choice
 
 
 def make_encoder(settings: Settings) -> Encoder:
@@ -21,21 +20,10 @@ def make_encoder(settings: Settings) -> Encoder:
     )
 
 
-@cache
-def cpu_has_bf16() -> bool:
-    """True when the CPU computes bf16 natively (AVX-512 BF16 or AMX), where bf16 autocast
-    is faster than fp32 instead of slower."""
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as handle:
-            flags = next((line for line in handle if line.startswith("flags")), "")
-    except OSError:
-        return False
-    words = set(flags.split())
-    return bool(words & {"avx512_bf16", "amx_bf16"})
-
-
 def serving_variant(settings: Settings) -> tuple[str, str, int]:
-    """(device, precision, batch size) the worker's encoder runs with, ``auto`` resolved."""
+    """(device, precision, batch size) the worker's encoder runs with, ``auto`` resolved:
+    fp16 on a GPU; on a CPU, PyTorch uncompiled, the fastest faithful precision measured on
+    this machine (``trustq.scoring.variant_choice``); fp32 for ONNX or compiled runs."""
     device = settings.encoder_device
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -43,12 +31,38 @@ def serving_variant(settings: Settings) -> tuple[str, str, int]:
     if precision == "auto":
         if device == "cuda":
             precision = "fp16"
-        elif settings.encoder_runtime == "torch" and cpu_has_bf16():
-            precision = "bf16"
+        elif settings.encoder_runtime == "torch" and not settings.encoder_compile:
+            precision = cpu_choice(settings).precision
         else:
             precision = "fp32"
     batch = settings.encoder_gpu_batch_size if device == "cuda" else settings.encoder_batch_size
     return device, precision, batch
+
+
+def variant_source(settings: Settings) -> str:
+    """How the serving variant was decided, for logs and ``trustq status``: pinned by the
+    settings, or measured on this machine (read from the cached measurement; nothing is
+    measured here)."""
+    device = settings.encoder_device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    measured = (
+        settings.encoder_precision == "auto"
+        and device == "cpu"
+        and settings.encoder_runtime == "torch"
+        and not settings.encoder_compile
+    )
+    if not measured:
+        precision = settings.encoder_precision
+        if precision == "auto":
+            precision = "fp16" if device == "cuda" else "fp32"
+        compiled = "-compiled" if settings.encoder_compile else ""
+        how = "auto" if settings.encoder_precision == "auto" else "as configured"
+        return f"{settings.encoder_runtime}-{precision}{compiled} on {device} ({how})"
+    choice = cached_choice(settings)
+    if choice is None:
+        return "auto on cpu: not measured yet"
+    return choice.describe()
 
 
 def make_serving_encoder(settings: Settings) -> Encoder:

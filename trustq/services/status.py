@@ -16,6 +16,7 @@ from trustq.broker import names
 from trustq.broker.app import producer
 from trustq.db import models as models_db
 from trustq.db import submissions as submissions_db
+from trustq.db import workers as workers_db
 from trustq.db.session import session_scope
 from trustq.db.tables import SubmissionStatus, utcnow
 
@@ -82,6 +83,13 @@ def workers_seen(timeout: float = 1.0) -> list[str]:
     """Names of the workers that answered a ping within ``timeout`` seconds."""
     replies = producer.control.ping(timeout=timeout) or []
     return sorted(name for reply in replies for name in reply)
+
+
+def worker_encoders(workers: list[str]) -> dict[str, str | None]:
+    """The encoder variant each worker's last heartbeat named (None: no heartbeat yet)."""
+    with session_scope() as session:
+        known = workers_db.encoders_of(session, workers)
+    return {w: known.get(w) for w in workers}
 
 
 class BacklogCollector(Collector):

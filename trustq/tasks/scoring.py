@@ -39,6 +39,7 @@ from trustq.broker import names
 from trustq.config import Settings, get_settings
 from trustq.db.session import reset_engine, session_scope
 from trustq.metrics import FailureReason
+from trustq.scoring.encoders import variant_source
 from trustq.scoring.pipeline import score_and_write
 from trustq.scoring.read import Failure, Item, claim, to_item
 from trustq.scoring.runtime import Runtime, get_runtime
@@ -58,10 +59,11 @@ def _load_in_child(**_: Any) -> None:
     reset_engine()
     runtime = get_runtime()
     log.info(
-        "scoring process %s loaded the encoder (%s on %s)",
+        "scoring process %s loaded the encoder (%s on %s; %s)",
         WORKER_HOST,
         runtime.encoder.variant,
         runtime.encoder.device,
+        variant_source(runtime.settings),
     )
 
 

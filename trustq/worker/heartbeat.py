@@ -20,6 +20,7 @@ from trustq.config import Settings, get_settings
 from trustq.db import workers as workers_db
 from trustq.db.session import session_scope
 from trustq.db.tables import utcnow
+from trustq.scoring.encoders import variant_source
 from trustq.tasks.sweeper import reclaim_from_lost_workers
 
 log = logging.getLogger(__name__)
@@ -38,10 +39,20 @@ class Heartbeat(threading.Thread):
             if self.stopped.wait(self.settings.heartbeat_seconds):
                 return
 
+    def encoder(self) -> str:
+        """How this worker's scoring processes run the encoder (read each beat: the first
+        process to start may still be measuring when the worker's first beat goes out)."""
+        try:
+            return variant_source(self.settings)
+        except Exception as exc:
+            log.warning("cannot tell the encoder variant: %s: %s", type(exc).__name__, exc)
+            return f"unknown ({type(exc).__name__}: {exc})"[:500]
+
     def beat(self) -> None:
+        encoder = self.encoder()
         try:
             with session_scope() as session:
-                workers_db.record_heartbeat(session, self.node, utcnow())
+                workers_db.record_heartbeat(session, self.node, utcnow(), encoder)
             reclaim_from_lost_workers(self.settings)
         except Exception as exc:  # the database or broker is down: the next beat tries again
             log.warning("heartbeat of %s failed: %s: %s", self.node, type(exc).__name__, exc)
