@@ -63,7 +63,10 @@ def test_one_process_measures_and_the_others_read_its_choice(
         return real(s, candidates=candidates, repeat=1)
 
     monkeypatch.setattr(variant_choice, "measure", counted)
-    assert variant_source(settings) == "auto on cpu: not measured yet"
+    assert variant_source(settings) == "auto: not measured on this CPU yet"
+    # A worker's main process does not touch CUDA to say so.
+    auto = settings.model_copy(update={"encoder_device": "auto"})
+    assert variant_source(auto, probe_gpu=False).startswith("auto: not measured")
     results: list[Choice] = []
     pair = ("fp32", "bf16")
     threads = [
@@ -82,6 +85,7 @@ def test_one_process_measures_and_the_others_read_its_choice(
     assert serving_variant(settings)[1] == results[0].precision
     assert len(calls) == 1
     assert variant_source(settings) == results[0].describe()
+    assert variant_source(auto, probe_gpu=False) == results[0].describe()
     assert cached_choice(settings) == results[0]
     # Another thread count is another measurement.
     other = settings.model_copy(update={"torch_threads": settings.resolved_torch_threads + 1})
@@ -93,7 +97,11 @@ def test_pinned_variants_are_not_measured_and_a_damaged_cache_names_its_file(
 ) -> None:
     pinned = _settings(tmp_path, encoder_precision="int8")
     assert serving_variant(pinned)[1] == "int8"
-    assert variant_source(pinned) == "torch-int8 on cpu (as configured)"
+    assert variant_source(pinned) == "torch-int8 on cpu device (as configured)"
+    unprobed = pinned.model_copy(update={"encoder_device": "auto"})
+    assert (
+        variant_source(unprobed, probe_gpu=False) == "torch-int8 on unknown device (as configured)"
+    )
     compiled = _settings(tmp_path, encoder_compile=True)
     assert serving_variant(compiled)[1] == "fp32"
     assert not (tmp_path / "encoders").exists()

@@ -43,7 +43,7 @@ class Heartbeat(threading.Thread):
         """How this worker's scoring processes run the encoder (read each beat: the first
         process to start may still be measuring when the worker's first beat goes out)."""
         try:
-            return variant_source(self.settings)
+            return variant_source(self.settings, probe_gpu=False)
         except Exception as exc:
             log.warning("cannot tell the encoder variant: %s: %s", type(exc).__name__, exc)
             return f"unknown ({type(exc).__name__}: {exc})"[:500]
