@@ -15,7 +15,7 @@ from sqlalchemy import delete, select
 from tests.api.conftest import Key
 from tests.cli import trustq
 from tests.conftest import empty_queues
-from tests.factories import profile, project
+from tests.factories import copy_model_version, profile, project
 from tests.resume_docs import RESUME_LINES, docx_with_text
 from trustq.db.session import session_scope
 from trustq.db.tables import ApiKey, ModelDecision, ModelVersion
@@ -267,22 +267,7 @@ def test_promotion_by_an_admin_key_is_recorded_with_its_name(
     )
     assert "already serving" in serving["detail"]
 
-    copy = f"{serving_model}-apicopy"
-    with session_scope() as session:
-        original = session.get(ModelVersion, serving_model)
-        session.add(
-            ModelVersion(
-                version=copy,
-                status="candidate",
-                training_data_sha256=original.training_data_sha256,
-                encoder_name=original.encoder_name,
-                encoder_revision=original.encoder_revision,
-                metrics=original.metrics,
-                artifact=original.artifact,
-                artifact_sha256=original.artifact_sha256,
-                created_by="tests",
-            )
-        )
+    copy = copy_model_version(serving_model, f"{serving_model}-apicopy")
     try:
         r = http.post(
             f"/v1/models/{copy}/promote", json={"note": "api test"}, headers=admin.headers
