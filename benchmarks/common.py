@@ -15,21 +15,13 @@ from typing import Any
 
 import numpy as np
 
+from trustq.config import cpu_model
+
 ROOT = Path(__file__).resolve().parents[1]
 PUBLIC = ("label", "p_true")
 
 
 # --- the machine ---------------------------------------------------------------------------
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def machine() -> dict[str, Any]:

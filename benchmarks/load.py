@@ -34,8 +34,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import cpu_model  # noqa: E402
 from tests.servers import PrivatePostgres, PrivateRedis  # noqa: E402
+from trustq.config import cpu_model  # noqa: E402
 
 RSS_MARK = 1000
 

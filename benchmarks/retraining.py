@@ -25,6 +25,8 @@ import threading
 import time
 from pathlib import Path
 
+from trustq.config import cpu_model
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -54,7 +56,7 @@ def main() -> None:
 
     results: dict = {
         "machine": {
-            "cpu": _cpu_model(),
+            "cpu": cpu_model(),
             "cores": os.cpu_count(),
             "python": platform.python_version(),
             "load_average_before": os.getloadavg(),
@@ -91,13 +93,6 @@ def main() -> None:
     print(f"scoring: {alone}/s alone, {during}/s while a run trains")
     args.out.write_text(json.dumps(results, indent=2, default=str))
     print(f"wrote {args.out}")
-
-
-def _cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
 
 
 def _ensure_serving_model(settings, base: int) -> None:

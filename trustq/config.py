@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import platform
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -346,6 +347,19 @@ def usable_cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+
+
+@lru_cache(maxsize=1)
+def cpu_model() -> str:
+    """The CPU's model name as /proc/cpuinfo gives it (the platform's words elsewhere)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
 
 
 @lru_cache(maxsize=1)

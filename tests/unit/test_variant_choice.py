@@ -16,6 +16,7 @@ from trustq.scoring.variant_choice import (
     Choice,
     Measured,
     cached_choice,
+    choice_key,
     choose,
     cpu_choice,
     measure,
@@ -110,4 +111,8 @@ def test_pinned_variants_are_not_measured_and_a_damaged_cache_names_its_file(
     folder.mkdir()
     (folder / "variant-choice.json").write_text("{not json")
     with pytest.raises(ValueError, match="variant-choice.json.*delete it"):
+        serving_variant(_settings(tmp_path))
+    key = choice_key(_settings(tmp_path))
+    (folder / "variant-choice.json").write_text(json.dumps({key: {"precision": "bf16"}}))
+    with pytest.raises(ValueError, match="not a measured choice.*delete it"):
         serving_variant(_settings(tmp_path))

@@ -25,16 +25,16 @@ import fcntl
 import hashlib
 import json
 import logging
-import platform
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
-from trustq.config import Settings
+from trustq.config import Settings, cpu_model
 from trustq.models.encoder import Encoder, default_encoder_path
 
 log = logging.getLogger(__name__)
@@ -101,34 +101,10 @@ class Choice:
             parts.append(f"{name} {speed}" + ("" if m.faithful else " (not faithful)"))
         return f"torch-{self.precision}, measured fastest faithful: {', '.join(parts)}"
 
-    def to_json(self) -> dict[str, object]:
-        return {**asdict(self), "measured": {k: asdict(v) for k, v in self.measured.items()}}
-
     @classmethod
-    def from_json(cls, data: dict[str, object]) -> Choice:
-        measured = data["measured"]
-        if not isinstance(measured, dict):
-            raise ValueError("measured is not a mapping")
-        return cls(
-            precision=str(data["precision"]),
-            measured={str(k): Measured(**v) for k, v in measured.items()},
-            measured_at=str(data["measured_at"]),
-            key=str(data["key"]),
-            cpu=str(data.get("cpu", "")),
-            threads=int(str(data.get("threads", 0))),
-        )
-
-
-def cpu_model() -> str:
-    """The CPU's model name as /proc/cpuinfo gives it (the machine type elsewhere)."""
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine() or "unknown"
+    def from_json(cls, data: dict[str, Any]) -> Choice:
+        measured = {str(k): Measured(**v) for k, v in data["measured"].items()}
+        return cls(**{**data, "measured": measured})
 
 
 def choice_key(settings: Settings) -> str:
@@ -206,7 +182,7 @@ def _choice_file(settings: Settings) -> Path:
     return settings.data_dir / "encoders" / CHOICE_FILE
 
 
-def _read(path: Path) -> dict[str, dict[str, object]]:
+def _read(path: Path) -> dict[str, dict[str, Any]]:
     if not path.exists():
         return {}
     try:
@@ -218,10 +194,22 @@ def _read(path: Path) -> dict[str, dict[str, object]]:
     return data
 
 
+def _entry(path: Path, entries: dict[str, dict[str, Any]], key: str) -> Choice | None:
+    if key not in entries:
+        return None
+    try:
+        return Choice.from_json(entries[key])
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(
+            f"{path}: entry {key} is not a measured choice ({type(exc).__name__}: {exc}); "
+            "delete it to measure again"
+        ) from exc
+
+
 def cached_choice(settings: Settings) -> Choice | None:
     """The choice measured before on this kind of machine, if any (no measuring)."""
-    entry = _read(_choice_file(settings)).get(choice_key(settings))
-    return Choice.from_json(entry) if entry is not None else None
+    path = _choice_file(settings)
+    return _entry(path, _read(path), choice_key(settings))
 
 
 def cpu_choice(settings: Settings, *, candidates: Sequence[str] = CANDIDATES) -> Choice:
@@ -233,11 +221,12 @@ def cpu_choice(settings: Settings, *, candidates: Sequence[str] = CANDIDATES) ->
     with open(path.with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         entries = _read(path)
-        if key in entries:
-            return Choice.from_json(entries[key])
+        known = _entry(path, entries, key)
+        if known is not None:
+            return known
         log.info("measuring the encoder's precisions on this CPU (%s)", cpu_model())
         choice = measure(settings, candidates=candidates)
-        entries[key] = choice.to_json()
+        entries[key] = asdict(choice)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(entries, indent=2) + "\n", encoding="utf-8")
         tmp.replace(path)
