@@ -18,7 +18,6 @@ import numpy as np
 from trustq.config import cpu_model
 
 ROOT = Path(__file__).resolve().parents[1]
-PUBLIC = ("label", "p_true")
 
 
 # --- the machine ---------------------------------------------------------------------------
@@ -96,11 +95,11 @@ def versions() -> dict[str, str | None]:
 def profiles(n: int, seed: int, words: tuple[int, int], tag: str) -> list[dict[str, Any]]:
     """``n`` synthetic profiles (public fields only) with resumes of ``words`` words, each
     with an external id of its own."""
-    from trustq.data.synthetic import generate
+    from trustq.data.synthetic import generate, public_fields
 
     out = []
     for record in generate(n, seed=seed, resume_words=words):
-        public = {k: v for k, v in record.items() if k not in PUBLIC}
+        public = public_fields(record)
         public["external_id"] = f"{tag}-{seed}-{public['external_id']}"
         out.append(public)
     return out

@@ -105,7 +105,7 @@ def main() -> None:
 
         from trustq import client
         from trustq.config import get_settings
-        from trustq.data.synthetic import REFERENCE_DATE, generate
+        from trustq.data.synthetic import REFERENCE_DATE, generate, public_fields
         from trustq.db import migrate
         from trustq.db.session import session_scope
         from trustq.db.tables import Submission, Verdict
@@ -121,10 +121,7 @@ def main() -> None:
             created_by="load-benchmark",
             config=TrainConfig(max_epochs=4, seed=1, progress=False),
         )
-        records = [
-            {k: v for k, v in r.items() if k not in ("label", "p_true")}
-            for r in generate(args.n, seed=args.seed)
-        ]
+        records = [public_fields(r) for r in generate(args.n, seed=args.seed)]
 
         worker_log, beat_log = work / "worker.log", work / "beat.log"
         worker = _start(["worker", "--concurrency", str(args.concurrency)], worker_log)

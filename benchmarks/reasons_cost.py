@@ -13,7 +13,7 @@ import json
 import time
 
 from trustq.config import get_settings
-from trustq.data.synthetic import generate
+from trustq.data.synthetic import generate, public_fields
 from trustq.models.reasons import explain, split_sentences
 from trustq.schemas import Profile
 from trustq.scoring.runtime import Runtime
@@ -25,10 +25,7 @@ def main() -> None:
     args = parser.parse_args()
     runtime = Runtime(get_settings())
     scorer = runtime.scorer()
-    profiles = [
-        Profile.model_validate({k: v for k, v in r.items() if k not in ("label", "p_true")})
-        for r in generate(args.n, seed=777)
-    ]
+    profiles = [Profile.model_validate(public_fields(r)) for r in generate(args.n, seed=777)]
     today = dt.date.today()
 
     started = time.perf_counter()

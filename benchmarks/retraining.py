@@ -124,7 +124,7 @@ def _ensure_labelled(settings, n: int) -> None:
     from sqlalchemy import func, select
 
     from trustq import client
-    from trustq.data.synthetic import generate
+    from trustq.data.synthetic import generate, public_fields
     from trustq.db import submissions as submissions_db
     from trustq.db.session import session_scope
     from trustq.db.tables import Submission
@@ -142,7 +142,7 @@ def _ensure_labelled(settings, n: int) -> None:
     ids = []
     with session_scope() as session:
         for i, record in enumerate(records, start=have):
-            payload = {k: v for k, v in record.items() if k not in ("label", "p_true")}
+            payload = public_fields(record)
             payload["external_id"] = f"bench-label-{i}"
             row, _ = submissions_db.add_submission(
                 session,
@@ -199,12 +199,10 @@ def _start_worker() -> subprocess.Popen:
 
 def _score_burst(n: int) -> float:
     from trustq import client
-    from trustq.data.synthetic import generate
+    from trustq.data.synthetic import generate, public_fields
 
     seed = int(time.time())
-    records = [
-        {k: v for k, v in r.items() if k not in ("label", "p_true")} for r in generate(n, seed=seed)
-    ]
+    records = [public_fields(r) for r in generate(n, seed=seed)]
     t0 = time.perf_counter()
     done = client.enqueue_many(records, submitted_by="benchmark")
     for item in done:

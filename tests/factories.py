@@ -6,6 +6,8 @@ import datetime as dt
 import uuid
 from typing import Any
 
+from trustq.data.synthetic import public_fields
+
 # The resume lengths (words) of most of the run's model's training set and of the base set
 # its retraining tests train on: one encoder window each, so training embeds in seconds.
 # Scoring tests keep the generator's real-length resumes.
@@ -59,8 +61,8 @@ TODAY = dt.date.today()
 
 
 def public(record: dict[str, Any]) -> dict[str, Any]:
-    """A generated record without what only the generator knows (its label and p_true)."""
-    return {k: v for k, v in record.items() if k not in ("label", "p_true")}
+    """A generated record without what only the generator knows."""
+    return public_fields(record)
 
 
 def copy_model_version(version: str, copy: str) -> str:

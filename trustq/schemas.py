@@ -198,7 +198,13 @@ class LabelledProfile(Profile):
     """A profile with a known outcome, as training files carry it."""
 
     label: Annotated[int, Field(ge=0, le=1)] = Field(description="1 = risky, 0 = trustworthy")
-    p_true: Annotated[float, Field(ge=0, le=1)] | None = None
+    p_true: Annotated[float, Field(ge=0, le=1)] | None = Field(
+        default=None, description="synthetic data: the latent probability the label was drawn from"
+    )
+    p_ceiling: Annotated[float, Field(ge=0, le=1)] | None = Field(
+        default=None,
+        description="synthetic data: the best probability any model can give from the profile",
+    )
 
 
 def profile_json_schema() -> dict[str, Any]:

@@ -73,11 +73,12 @@ def test_a_training_run_writes_its_report_and_records_the_calibration(
     }
     assert results["ablations"] == {}
     for key in ("accuracy", "roc_auc", "pr_auc", "log_loss", "brier", "ece", "per_class"):
-        assert key in results["test"] and key in results["ceiling"]
+        assert key in results["test"] and key in results["ceiling"] and key in results["latent"]
     assert results["calibration"]["chosen"] == meta["calibration"]
     assert {"encoder_seconds", "network_seconds", "baselines_seconds"} <= set(results["timings"])
     card = (run_dir / "MODEL_CARD.md").read_text()
     assert f"# Model card: trustq {serving_model}" in card and "| ceiling |" in card
+    assert "| latent |" in card and "Bayes posterior" in card
 
 
 def test_evaluate_version_scores_like_the_workers(serving_model: str, records) -> None:
@@ -91,12 +92,12 @@ def test_evaluate_version_scores_like_the_workers(serving_model: str, records) -
     assert result["version"] == serving_model and result["n"] == N_EVAL
     assert result["calibration"] == meta["calibration"]
     assert result["metrics"] == metrics(labels, [s.p_risk for s in scores])
-    assert result["ceiling"] == metrics(labels, [p.p_true for p in profiles])
+    assert result["ceiling"] == metrics(labels, [p.p_ceiling for p in profiles])
+    assert result["latent"] == metrics(labels, [p.p_true for p in profiles])
 
-    without_p_true = [p.model_copy(update={"p_true": None}) for p in profiles]
-    assert "ceiling" not in evaluate_version(
-        get_settings(), serving_model, without_p_true, REFERENCE_DATE
-    )
+    without_ceiling = [p.model_copy(update={"p_ceiling": None}) for p in profiles]
+    partial = evaluate_version(get_settings(), serving_model, without_ceiling, REFERENCE_DATE)
+    assert "ceiling" not in partial and "latent" in partial
 
 
 def test_evaluate_refuses_unknown_versions_and_other_encoders(serving_model: str, records) -> None:
@@ -134,7 +135,8 @@ def test_the_evaluate_command_prints_and_writes_the_metrics(
     args = ["evaluate", "--model", serving_model, "--data", str(data), "--out", str(out)]
     result = CliRunner().invoke(app, [*args, "--as-of", REFERENCE_DATE.isoformat()])
     assert result.exit_code == 0, result.output
-    assert "ceiling (p_true)" in result.output
+    assert "ceiling (best from visible fields)" in result.output
+    assert "latent (p_true)" in result.output
     written = json.loads(out.read_text())
     profiles = [LabelledProfile.model_validate(r) for r in records]
     assert written == json.loads(

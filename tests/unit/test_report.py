@@ -174,6 +174,7 @@ def _run(n: int = 600, seed: int = 0) -> report.RunEvaluation:
         test_logits=logits[test],
         calibration=cal,
         ceiling=p_true,
+        latent=1 / (1 + np.exp(-(true[test] + rng.normal(0, 0.3, n)))),
         baselines={
             "weak": report.Scores(weak, "a weak baseline", 0.5),
             "better": report.Scores(better, "a better baseline", 1.5),
@@ -203,6 +204,7 @@ def test_results_compare_the_model_with_every_reference() -> None:
     assert results["baselines"]["better"]["seconds"] == 1.5
     assert "seconds" not in results["ablations"]["net_text_only"]
     assert results["ceiling"] == metrics(run.test_labels, run.ceiling)
+    assert results["latent"] == metrics(run.test_labels, run.latent)
 
     comparison = results["comparison"]
     assert comparison["best_baseline"] == "better"
@@ -223,7 +225,13 @@ def test_results_compare_the_model_with_every_reference() -> None:
 
     halves = results["slices"]
     assert halves["first half"]["n"] == 300
-    assert set(halves["first half"]["roc_auc"]) == {"trustnet", "weak", "better", "ceiling"}
+    assert set(halves["first half"]["roc_auc"]) == {
+        "trustnet",
+        "weak",
+        "better",
+        "ceiling",
+        "latent",
+    }
 
 
 def test_the_model_card_states_the_numbers_and_the_verdict() -> None:
@@ -242,7 +250,7 @@ def test_the_model_card_states_the_numbers_and_the_verdict() -> None:
     assert card.startswith("# Model card: trustq v7")
     for section in ("Intended use", "Data", "Architecture", "Training recipe", "Limits"):
         assert f"## {section}" in card
-    for name in ("trustnet", "weak", "better", "net_text_only", "mean", "ceiling"):
+    for name in ("trustnet", "weak", "better", "net_text_only", "mean", "ceiling", "latent"):
         assert f"| {name} | " in card
     assert f"| better | {results['baselines']['better']['test']['roc_auc']:.3f} |" in card
     assert "256 → 128 → 64" in card

@@ -98,7 +98,8 @@ def generate(
     size: Annotated[int, typer.Option(min=1)] = 6000,
     seed: Annotated[int, typer.Option()] = 0,
 ) -> None:
-    """Write the synthetic labelled data set (profiles plus label and p_true) as JSONL."""
+    """Write the synthetic labelled data set (profiles plus label, p_true and p_ceiling) as
+    JSONL."""
     from trustq.data import synthetic
 
     count = synthetic.write_jsonl(synthetic.generate(size, seed), output)
@@ -172,7 +173,13 @@ def train(
             )
     if "ceiling" in report.metrics:
         out.print(
-            f"ceiling (p_true as the score): ROC-AUC {report.metrics['ceiling']['roc_auc']:.3f}"
+            "ceiling (the best from the visible fields): "
+            f"ROC-AUC {report.metrics['ceiling']['roc_auc']:.3f}"
+        )
+    if "latent" in report.metrics:
+        out.print(
+            "latent (p_true, needs the hidden risk): "
+            f"ROC-AUC {report.metrics['latent']['roc_auc']:.3f}"
         )
     timings = report.metrics.get("timings", {})
     out.print(
@@ -223,7 +230,9 @@ def evaluate(
         table.add_column(column)
     rows = [("model", result["metrics"])]
     if "ceiling" in result:
-        rows.append(("ceiling (p_true)", result["ceiling"]))
+        rows.append(("ceiling (best from visible fields)", result["ceiling"]))
+    if "latent" in result:
+        rows.append(("latent (p_true)", result["latent"]))
     for name, m in rows:
         table.add_row(
             name,

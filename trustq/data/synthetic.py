@@ -32,129 +32,79 @@ from typing import Any
 
 import yaml
 
+from trustq.data.ceiling import Evidence, ProjectEvidence, posterior
 from trustq.data.resumes import ResumeFacts, TextSignals, render
+from trustq.data.world import (
+    BASE_LOGIT,
+    BLURB_SHARE,
+    BLURB_WORDS,
+    BUDGET_SHARE,
+    DISPUTED_ON_TIME_FACTOR,
+    EARLY_BUMPS_RATE,
+    FABRICATED_DISPUTE,
+    FABRICATED_RATING,
+    HISTORY_RISK_MEAN,
+    HISTORY_SHARES,
+    HONEST_GUARANTEE_RATE,
+    INDIVIDUAL_SD,
+    LANGUAGE_SHARES,
+    LEVEL_DRIFT,
+    LEVELS,
+    ON_TIME_RECORDED_SHARE,
+    ONGOING_DISPUTE_DIVISOR,
+    OVERCLAIM_TWO_LEVELS,
+    PAYMENT_TALK_RATE,
+    PERSONA_WEIGHTS,
+    PERSONAS,
+    PROPENSITIES,
+    RATED_SHARE,
+    RATED_SHARE_CANCELLED,
+    RATING_DROP,
+    RATING_MEAN,
+    RATING_NOISE,
+    RATING_SD,
+    RATING_SLOPE,
+    RESUME_WORDS,
+    RISK_SCALE,
+    RISK_SD,
+    SHORT_PROJECTS,
+    SPECIFIC_CLAIMS_CAP,
+    SPECIFIC_CLAIMS_MEAN,
+    SPECIFIC_CLAIMS_SLOPE,
+    STREAK,
+    SUPERLATIVE_DRAWS,
+    TAKEOVER_FOREIGN_SHARE,
+    TAKEOVER_LOGIT,
+    TAKEOVER_OFF_PLATFORM_SHIFT,
+    TAKEOVER_RATE,
+    TAKEOVER_RISK_MEAN,
+    TAKEOVER_RISK_SD,
+    WORK_STYLE_WEIGHTS,
+    WORK_STYLES,
+    Behaviour,
+    Persona,
+    WorkStyle,
+    sigmoid,
+    window_range,
+)
 
 __all__ = [
+    "HIDDEN_FIELDS",
     "REFERENCE_DATE",
     "Traits",
     "generate",
     "generate_with_traits",
+    "public_fields",
     "read_jsonl",
     "write_jsonl",
 ]
 
 REFERENCE_DATE: dt.date = dt.date(2026, 6, 30)
 
+# What a record carries beside the profile: what only the generator knows.
+HIDDEN_FIELDS = ("label", "p_true", "p_ceiling")
+
 DAYS_PER_MONTH = 30.4375
-
-# --- The hidden-trait model ---------------------------------------------------------
-
-# p_true = sigmoid(_BASE_LOGIT + _RISK_SCALE * risk + _TAKEOVER_LOGIT * takeover).
-# _RISK_SCALE sets the ceiling: the larger it is, the more extreme p_true becomes and
-# the closer the drawn label follows the traits.
-_BASE_LOGIT = -1.0
-_RISK_SCALE = 3.4
-_TAKEOVER_LOGIT = 5.0
-# How much of each freelancer's record the platform has seen, and the latent risk's mean
-# in each group: newcomers are the riskiest, accounts that lasted were the less risky
-# ones to begin with (the others were closed).
-HISTORY_SHARES: dict[str, float] = {"none": 0.40, "short": 0.20, "full": 0.40}
-_HISTORY_RISK_MEAN = {"none": 0.35, "short": 0.15, "full": -0.2}
-SHORT_PROJECTS = (1, 4)
-# Accounts worth buying have a clean record, so the original owner's riskiness is
-# drawn lower than the population's. Any full history can be taken over, whatever its
-# length, so the number of projects says nothing about it.
-_TAKEOVER_RISK_MEAN = -0.8
-_TAKEOVER_RISK_SD = 0.7
-_TAKEOVER_RATE = 0.12
-# A benign look-alike of the takeover: a rough start that later settled down. Similar
-# whole-history totals, opposite order, no effect on p_true.
-_EARLY_BUMPS_RATE = 0.12
-# Each behaviour propensity is base + slope * risk + individual noise; the noise is
-# what keeps every signal from being a clean read of the latent risk.
-_INDIVIDUAL_SD = 0.6
-
-# (base logit, slope on the latent risk) of each behaviour. A slope of 1 moves the odds
-# by e for one standard deviation of risk; the individual noise (sd 0.6) comes on top.
-PROPENSITIES: dict[str, tuple[float, float]] = {
-    # project history, per project
-    "dispute": (-3.0, 1.1),
-    "cancel": (-3.2, 1.0),
-    "on_time": (2.0, -1.0),
-    "odd_budget": (-4.0, 0.7),
-    "project_link": (0.5, -0.3),
-    "parallel": (-2.0, 0.3),
-    "off_stack": (-3.0, 0.35),
-    # a history made up: many projects started at once, perfect ratings, some disputes
-    "fabricated": (-5.0, 1.3),
-    # profile links and claims
-    "github": (0.4, -0.35),
-    "linkedin": (0.9, -0.3),
-    "lookalike_link": (-5.0, 1.0),
-    "identity_mismatch": (-4.5, 0.8),
-    "skill_dropped": (-2.2, 0.35),
-    "skill_stuffing": (-2.0, 0.5),
-    "level_overclaim": (-2.5, 1.0),
-    "years_inflated": (-2.4, 1.0),
-    # resume text
-    "superlative": (-1.0, 0.25),
-    "outcome_guarantee": (-2.8, 0.8),
-    "disclaimer": (-2.3, -0.4),
-    "keyword_stuffing": (-2.4, 0.55),
-    "contact_details": (-3.3, 0.9),
-    "years_text_mismatch": (-2.8, 1.0),
-    "timeline_wrong": (-3.0, 1.0),
-    "implausible_numbers": (-3.0, 0.8),
-    "off_platform_request": (-1.6, 1.4),
-}
-# Shares that do not move with risk: honest service promises, and how often a resume
-# talks about payment or contact at all (what is said then depends on risk).
-_HONEST_GUARANTEE_RATE = 0.15
-_PAYMENT_TALK_RATE = 0.35
-# The mean client rating moves with risk too, on the rating scale.
-_RATING_MEAN, _RATING_SLOPE, _RATING_SD = 4.55, -0.35, 0.18
-# The language a resume is written in; the rest of the profile is the same.
-LANGUAGE_SHARES: dict[str, float] = {"en": 0.90, "es": 0.03, "pt": 0.03, "de": 0.02, "fr": 0.02}
-# Resume lengths in words: most are full documents, some short profile blurbs.
-RESUME_WORDS = (300, 2000)
-BLURB_WORDS = (40, 250)
-BLURB_SHARE = 0.12
-
-
-@dataclass(frozen=True)
-class Persona:
-    """A career stage: claimed years and the pay that goes with them."""
-
-    name: str
-    career_years: tuple[float, float]
-    monthly_rate_usd: tuple[float, float]
-
-
-PERSONAS: tuple[Persona, ...] = (
-    Persona("entry", (0.3, 2.0), (600, 2500)),
-    Persona("mid", (2.0, 6.0), (1500, 5000)),
-    Persona("senior", (5.0, 15.0), (3000, 9000)),
-    Persona("expert", (10.0, 30.0), (5000, 16000)),
-)
-_PERSONA_WEIGHTS = (0.30, 0.35, 0.22, 0.13)
-_LEVELS = ("entry", "mid", "senior", "expert")
-
-
-@dataclass(frozen=True)
-class WorkStyle:
-    """How a freelancer works on the platform: many small gigs, projects, or retainers."""
-
-    name: str
-    projects: tuple[int, int]
-    duration_months: tuple[float, float]
-
-
-WORK_STYLES: tuple[WorkStyle, ...] = (
-    WorkStyle("gigs", (20, 150), (0.05, 1.0)),
-    WorkStyle("projects", (5, 30), (0.5, 6.0)),
-    WorkStyle("retainers", (5, 15), (2.0, 18.0)),
-)
-_WORK_STYLE_WEIGHTS = (0.3, 0.5, 0.2)
 
 
 @dataclass
@@ -170,18 +120,16 @@ class Traits:
     p_true: float
     label: int
     signals: dict[str, float] = field(default_factory=dict)
-
-
-def _sigmoid(x: float) -> float:
-    if x >= 0:
-        return 1.0 / (1.0 + math.exp(-x))
-    e = math.exp(x)
-    return e / (1.0 + e)
+    # What a perfect reader of the record sees, and the best probabilities from it
+    # (``trustq.data.ceiling``).
+    evidence: Evidence | None = None
+    p_ceiling: float = math.nan
+    p_takeover: float = math.nan
 
 
 def _propensity(rng: random.Random, signal: str, risk: float) -> float:
     base, slope = PROPENSITIES[signal]
-    return _sigmoid(base + slope * risk + rng.gauss(0.0, _INDIVIDUAL_SD))
+    return sigmoid(base + slope * risk + rng.gauss(0.0, INDIVIDUAL_SD))
 
 
 # --- Vocabulary ---------------------------------------------------------------------
@@ -330,42 +278,17 @@ def _slug(text: str) -> str:
 # --- Project history -----------------------------------------------------------------
 
 
-@dataclass
-class _Behaviour:
-    dispute: float
-    cancel: float
-    on_time: float
-    rating_mean: float
-    link: float
-    parallel: float
-    off_stack: float
-    odd_budget: float
-
-
-def _behaviour(rng: random.Random, risk: float) -> _Behaviour:
-    return _Behaviour(
+def _behaviour(rng: random.Random, risk: float) -> Behaviour:
+    return Behaviour(
         dispute=_propensity(rng, "dispute", risk),
         cancel=_propensity(rng, "cancel", risk),
         on_time=_propensity(rng, "on_time", risk),
-        rating_mean=_RATING_MEAN + _RATING_SLOPE * risk + rng.gauss(0.0, _RATING_SD),
+        rating_mean=RATING_MEAN + RATING_SLOPE * risk + rng.gauss(0.0, RATING_SD),
         link=_propensity(rng, "project_link", risk),
         parallel=_propensity(rng, "parallel", risk),
         off_stack=_propensity(rng, "off_stack", risk),
         odd_budget=_propensity(rng, "odd_budget", risk),
     )
-
-
-# What a streak of trouble (takeover run or early bumps) does to a project.
-_STREAK = _Behaviour(
-    dispute=0.42,
-    cancel=0.28,
-    on_time=0.45,
-    rating_mean=3.6,
-    link=0.25,
-    parallel=0.3,
-    off_stack=0.35,
-    odd_budget=0.05,
-)
 
 
 def _timeline(
@@ -375,8 +298,9 @@ def _timeline(
     span_months: float,
     parallel_p: Sequence[float],
     dormant_before: int | None,
-) -> list[tuple[float, float]]:
-    """Start and end of each project, in months after the first one started, in start order."""
+) -> tuple[list[tuple[float, float]], list[bool]]:
+    """Start and end of each project, in months after the first one started, in start
+    order, and which projects ran in parallel with the one before."""
     lo, hi = durations_range
     durations = [_log_uniform(rng, lo, hi) for _ in range(n)]
     parallel = [i > 0 and rng.random() < parallel_p[i] for i in range(n)]
@@ -409,7 +333,7 @@ def _timeline(
         end = start + durations[i]
         spans.append((start, end))
         cursor = max(cursor, end)
-    return spans
+    return spans, parallel
 
 
 def _fabricated_timeline(rng: random.Random, n: int) -> list[tuple[float, float]]:
@@ -487,6 +411,7 @@ class _History:
     window: int = 0
     odd_budgets: int = 0
     fabricated: bool = False
+    evidence: list[ProjectEvidence] = field(default_factory=list)
 
 
 def _history(
@@ -509,15 +434,20 @@ def _history(
     fabricated = rng.random() < _propensity(rng, "fabricated", risk)
     window = 0
     if takeover or early_bumps:
-        window = _int(rng, 3, max(3, min(6, n // 2)))
+        windows = window_range(n)
+        window = _int(rng, windows.start, windows.stop - 1)
     in_streak = [(takeover and i >= n - window) or (early_bumps and i < window) for i in range(n)]
     behave = _behaviour(rng, risk)
+    parallel: list[bool | None] = [None] * n
     if fabricated:
         spans = _fabricated_timeline(rng, n)
     else:
-        parallel_p = [_STREAK.parallel if s else behave.parallel for s in in_streak]
+        parallel_p = [STREAK.parallel if s else behave.parallel for s in in_streak]
         dormant = n - window if takeover and rng.random() < 0.55 else None
-        spans = _timeline(rng, n, style.duration_months, tenure_years * 12.0, parallel_p, dormant)
+        spans, drawn = _timeline(
+            rng, n, style.duration_months, tenure_years * 12.0, parallel_p, dormant
+        )
+        parallel[1:] = drawn[1:]
 
     # Career end: most are active now, some went quiet a while ago.
     last_end = max(end for _, end in spans)
@@ -531,7 +461,7 @@ def _history(
 
     out = _History([], [], [], takeover, early_bumps, window, 0, fabricated)
     for i, (start_m, end_m) in enumerate(spans):
-        b = _STREAK if in_streak[i] else behave
+        b = STREAK if in_streak[i] else behave
         start = _iso(first_start, start_m)
         end = min(_iso(first_start, end_m), reference_date)
         if end <= start:
@@ -542,7 +472,9 @@ def _history(
             ongoing = rng.random() < 0.5
 
         own_domain = (
-            takeover_domain if (takeover and in_streak[i] and rng.random() < 0.5) else domain
+            takeover_domain
+            if (takeover and in_streak[i] and rng.random() < TAKEOVER_FOREIGN_SHARE)
+            else domain
         )
         off_stack = rng.random() < b.off_stack
         techs = _pick_techs(rng, stack, own_domain, off_stack)
@@ -552,17 +484,21 @@ def _history(
         months = max((end - start).days, 1) / DAYS_PER_MONTH
 
         cancelled = (not ongoing) and rng.random() < b.cancel
-        dispute_p = 0.2 if fabricated else b.dispute
-        disputed = rng.random() < (dispute_p / 3 if ongoing else dispute_p)
+        dispute_p = FABRICATED_DISPUTE if fabricated else b.dispute
+        disputed = rng.random() < (dispute_p / ONGOING_DISPUTE_DIVISOR if ongoing else dispute_p)
         on_time: bool | None = None
         rating: float | None = None
-        if not ongoing and not cancelled and rng.random() < 0.9:
-            on_time = rng.random() < (b.on_time * (0.6 if disputed else 1.0))
+        if not ongoing and not cancelled and rng.random() < ON_TIME_RECORDED_SHARE:
+            on_time = rng.random() < (b.on_time * (DISPUTED_ON_TIME_FACTOR if disputed else 1.0))
         if fabricated and not ongoing:
-            rating = 5.0  # reviews written by the account itself
-        elif not ongoing and rng.random() < (0.55 if cancelled else 0.9):
-            value = rng.gauss(b.rating_mean, 0.35)
-            value -= 1.3 * disputed + 0.9 * cancelled + 0.3 * (on_time is False)
+            rating = FABRICATED_RATING  # reviews written by the account itself
+        elif not ongoing and rng.random() < (RATED_SHARE_CANCELLED if cancelled else RATED_SHARE):
+            value = rng.gauss(b.rating_mean, RATING_NOISE)
+            value -= (
+                RATING_DROP["disputed"] * disputed
+                + RATING_DROP["cancelled"] * cancelled
+                + RATING_DROP["late"] * (on_time is False)
+            )
             rating = round(min(5.0, max(1.0, value)), 1)
 
         project: dict[str, Any] = {
@@ -580,7 +516,8 @@ def _history(
                 project["duration_months"] = duration
             else:
                 project["end_date"] = end.isoformat()
-        if rng.random() < 0.9:
+        odd: bool | None = None
+        if rng.random() < BUDGET_SHARE:
             odd = rng.random() < b.odd_budget
             out.odd_budgets += odd
             project["budget_usd"] = _budget(rng, persona, months, odd)
@@ -597,6 +534,20 @@ def _history(
             else:
                 project["link"] = f"https://github.com/{handle}/{slug}"
         out.projects.append(project)
+        out.evidence.append(
+            ProjectEvidence(
+                ongoing=ongoing,
+                cancelled=cancelled,
+                disputed=disputed,
+                on_time=on_time,
+                rating=rating,
+                link="link" in project,
+                off_stack=off_stack,
+                foreign=own_domain is not domain,
+                odd_budget=odd,
+                parallel=parallel[i],
+            )
+        )
         if not in_streak[i] or not takeover:
             out.things.append(title)
             out.used_techs.extend(techs)
@@ -610,9 +561,10 @@ def _text_signals(rng: random.Random, risk: float, takeover: bool) -> TextSignal
     """What the resume says, decided by the latent risk; the renderer words it."""
     off_platform: str | None = None
     disclaimer = platform_mention = False
-    if rng.random() < _PAYMENT_TALK_RATE:
+    if rng.random() < PAYMENT_TALK_RATE:
         # The same share of each class talks about payment or contact; what is said differs.
-        if rng.random() < _propensity(rng, "off_platform_request", risk + 1.6 * takeover):
+        shift = TAKEOVER_OFF_PLATFORM_SHIFT * takeover
+        if rng.random() < _propensity(rng, "off_platform_request", risk + shift):
             off_platform = "payment" if rng.random() < 0.6 else "contact"
         else:
             platform_mention = True
@@ -621,13 +573,18 @@ def _text_signals(rng: random.Random, risk: float, takeover: bool) -> TextSignal
         off_platform=off_platform,
         contact_details=rng.random() < _propensity(rng, "contact_details", risk),
         outcome_guarantee=rng.random() < _propensity(rng, "outcome_guarantee", risk),
-        honest_guarantee=rng.random() < _HONEST_GUARANTEE_RATE,
+        honest_guarantee=rng.random() < HONEST_GUARANTEE_RATE,
         disclaimer=disclaimer,
         platform_mention=platform_mention,
-        superlatives=sum(rng.random() < _propensity(rng, "superlative", risk) for _ in range(4)),
+        superlatives=sum(
+            rng.random() < _propensity(rng, "superlative", risk) for _ in range(SUPERLATIVE_DRAWS)
+        ),
         keyword_stuffing=rng.random() < _propensity(rng, "keyword_stuffing", risk),
         implausible_numbers=rng.random() < _propensity(rng, "implausible_numbers", risk),
-        specific_claims=min(6, _poisson(rng, 2.5 * math.exp(-0.3 * risk))),
+        specific_claims=min(
+            SPECIFIC_CLAIMS_CAP,
+            _poisson(rng, SPECIFIC_CLAIMS_MEAN * math.exp(SPECIFIC_CLAIMS_SLOPE * risk)),
+        ),
         timeline_wrong=rng.random() < _propensity(rng, "timeline_wrong", risk),
     )
 
@@ -657,11 +614,11 @@ def _one(
     index: int, seed: int, reference_date: dt.date, resume_words: tuple[int, int] | None
 ) -> tuple[dict[str, Any], Traits]:
     rng = random.Random(f"trustq-synthetic:{seed}:{index}")
-    persona = rng.choices(PERSONAS, weights=_PERSONA_WEIGHTS)[0]
+    persona = rng.choices(PERSONAS, weights=PERSONA_WEIGHTS)[0]
     domain = _pick(rng, DOMAINS)
     history = _weighted(rng, HISTORY_SHARES)
     career_years = rng.uniform(*persona.career_years)
-    style = rng.choices(WORK_STYLES, weights=_WORK_STYLE_WEIGHTS)[0]
+    style = rng.choices(WORK_STYLES, weights=WORK_STYLE_WEIGHTS)[0]
     if history == "none":
         n = 0
     elif history == "short":
@@ -669,14 +626,14 @@ def _one(
     else:
         n = _int(rng, *style.projects)
 
-    takeover = history == "full" and rng.random() < _TAKEOVER_RATE
-    early_bumps = history == "full" and not takeover and rng.random() < _EARLY_BUMPS_RATE
+    takeover = history == "full" and rng.random() < TAKEOVER_RATE
+    early_bumps = history == "full" and not takeover and rng.random() < EARLY_BUMPS_RATE
     if takeover:
-        risk = rng.gauss(_TAKEOVER_RISK_MEAN, _TAKEOVER_RISK_SD)
+        risk = rng.gauss(TAKEOVER_RISK_MEAN, TAKEOVER_RISK_SD)
     else:
-        risk = rng.gauss(_HISTORY_RISK_MEAN[history], 1.0)
-    logit = _BASE_LOGIT + _RISK_SCALE * risk + _TAKEOVER_LOGIT * takeover
-    p_true = _sigmoid(logit)
+        risk = rng.gauss(HISTORY_RISK_MEAN[history], RISK_SD)
+    logit = BASE_LOGIT + RISK_SCALE * risk + TAKEOVER_LOGIT * takeover
+    p_true = sigmoid(logit)
     label = int(rng.random() < p_true)
 
     stack = _sample(rng, domain.techs, _int(rng, 4, min(8, len(domain.techs))))
@@ -701,6 +658,7 @@ def _one(
             tenure, reference_date, handle, has_github, portfolio_url,
         )  # fmt: skip
         projects, used_techs = made.projects, made.used_techs
+        project_evidence = made.evidence
         titles = [
             (title, dt.date.fromisoformat(p["start_date"]).year)
             for title, p in zip(made.things, made.projects, strict=False)
@@ -710,6 +668,7 @@ def _one(
         signals["fabricated"] = float(made.fabricated)
     else:
         window = 0
+        project_evidence = []
         signals["odd_budget_share"] = 0.0
         signals["fabricated"] = 0.0
 
@@ -718,6 +677,7 @@ def _one(
     used = list(dict.fromkeys(used_techs)) or list(stack)
     keep_p = 1.0 - _propensity(rng, "skill_dropped", risk)
     skills = [t for t in used if rng.random() < keep_p]
+    kept_techs = len(skills)
     spare = [t for t in domain.techs if t not in skills]
     skills += _sample(rng, spare, min(len(spare), _int(rng, 0, 2)))
     skill_stuffing = rng.random() < _propensity(rng, "skill_stuffing", risk)
@@ -729,13 +689,13 @@ def _one(
         skills = [_pick(rng, domain.techs)]
 
     # Claims: the level and the career years, which sometimes outrun the career.
-    level_index = _LEVELS.index(persona.name)
+    level_index = LEVELS.index(persona.name)
     level_up = rng.random() < _propensity(rng, "level_overclaim", risk)
     if level_up:
-        level_index += 2 if rng.random() < 0.25 else 1
-    elif rng.random() < 0.1:
+        level_index += 2 if rng.random() < OVERCLAIM_TWO_LEVELS else 1
+    elif rng.random() < LEVEL_DRIFT:
         level_index += _pick(rng, (-1, 1))
-    claimed_level = _LEVELS[min(3, max(0, level_index))]
+    claimed_level = LEVELS[min(3, max(0, level_index))]
     years_inflated = rng.random() < _propensity(rng, "years_inflated", risk)
     claimed_years: float | None
     if rng.random() < 0.15:
@@ -783,14 +743,56 @@ def _one(
     if rng.random() < (0.7 if domain.name == "design" else 0.3):
         links["portfolio"] = portfolio_url
     lookalike = rng.random() < _propensity(rng, "lookalike_link", risk)
+    lookalike_key: str | None = None
     if lookalike:
         host = _pick(rng, ("github.com.dev-hub.io", "githubb.com", "linkedin-profiles.net"))
         key = "linkedin" if "linkedin" in host else "github"
+        lookalike_key = key
         links[key] = f"https://{host}/{handle}"
     mismatch = rng.random() < _propensity(rng, "identity_mismatch", risk)
-    if mismatch and "github" in links and not lookalike:
+    names_comparable = "github" in links and not lookalike
+    if mismatch and names_comparable:
         other = _handle(rng)
         links["linkedin"] = f"https://www.linkedin.com/in/{other}-{_int(rng, 100, 999)}"
+
+    fabricated = bool(n) and signals["fabricated"] > 0
+    shown = {
+        "skill_stuffing": skill_stuffing,
+        "years_text_mismatch": years_mismatch,
+        "lookalike_link": lookalike,
+        "contact_details": text.contact_details,
+        "outcome_guarantee": text.outcome_guarantee,
+        "disclaimer": text.disclaimer,
+        "keyword_stuffing": text.keyword_stuffing,
+        "implausible_numbers": text.implausible_numbers,
+        "timeline_wrong": text.timeline_wrong,
+    }
+    if n:
+        shown["fabricated"] = fabricated
+    if claimed_years is not None:
+        shown["years_inflated"] = years_inflated
+    if domain.name != "design":
+        shown["github"] = has_github
+    if not (mismatch and names_comparable) and lookalike_key != "linkedin":
+        shown["linkedin"] = has_linkedin
+    if names_comparable:
+        shown["identity_mismatch"] = mismatch
+    evidence = Evidence(
+        history=history,
+        career_years=career_years,
+        claimed_level=claimed_level,
+        used_techs=len(used),
+        kept_techs=kept_techs,
+        shown=shown,
+        payment_talk=(
+            "request" if text.off_platform else "mention" if text.platform_mention else None
+        ),
+        superlatives=text.superlatives,
+        specific_claims=text.specific_claims,
+        fabricated=fabricated,
+        projects=project_evidence,
+    )
+    ceiling = posterior(evidence)
 
     signals.update(
         level_overclaim=float(level_up),
@@ -829,6 +831,7 @@ def _one(
         "projects": projects,
         "label": label,
         "p_true": round(p_true, 6),
+        "p_ceiling": round(ceiling.p_risky, 6),
     }
     if claimed_years is None:
         del record["claimed_years_experience"]
@@ -842,6 +845,9 @@ def _one(
         p_true=p_true,
         label=label,
         signals=signals,
+        evidence=evidence,
+        p_ceiling=ceiling.p_risky,
+        p_takeover=ceiling.p_takeover,
     )
     return record, traits
 
@@ -890,6 +896,12 @@ def generate(
     return generate_with_traits(n, seed, reference_date=reference_date, resume_words=resume_words)[
         0
     ]
+
+
+def public_fields(record: dict[str, Any]) -> dict[str, Any]:
+    """A generated record without what only the generator knows: the profile as a
+    marketplace would submit it."""
+    return {k: v for k, v in record.items() if k not in HIDDEN_FIELDS}
 
 
 def write_jsonl(records: Iterable[dict[str, Any]], path: Path | str) -> int:

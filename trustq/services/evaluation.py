@@ -81,8 +81,8 @@ def score_labelled(
 def evaluate_version(
     settings: Settings, version: str, profiles: Sequence[LabelledProfile], as_of: dt.date
 ) -> dict[str, Any]:
-    """Metrics of model ``version`` on ``profiles`` (and of ``p_true`` when every profile
-    has it)."""
+    """Metrics of model ``version`` on ``profiles``, and of the synthetic ceiling
+    (``p_ceiling``) and latent probability (``p_true``) when every profile has them."""
     if not profiles:
         raise EvaluationError("no profiles to evaluate")
     try:
@@ -101,7 +101,10 @@ def evaluate_version(
         "encoder_seconds": round(seconds.get("encoder", 0.0), 3),
         "scoring_seconds": round(sum(v for k, v in seconds.items() if k != "encoder"), 3),
     }
-    p_true = [p.p_true for p in profiles]
-    if all(p is not None for p in p_true):
-        result["ceiling"] = metrics(labels, np.array(p_true, dtype=np.float64))
+    for key, values in (
+        ("ceiling", [p.p_ceiling for p in profiles]),
+        ("latent", [p.p_true for p in profiles]),
+    ):
+        if all(v is not None for v in values):
+            result[key] = metrics(labels, np.array(values, dtype=np.float64))
     return result

@@ -151,9 +151,8 @@ def train_and_register(
         calibration=result.calibration,
         slices=_visible_slices([profiles[i] for i in test_idx]),
     )
-    p_true = [p.p_true for p in profiles]
-    if all(p is not None for p in p_true):
-        run.ceiling = np.array(p_true, dtype=np.float64)[test_idx]
+    run.ceiling = _known([p.p_ceiling for p in profiles], test_idx)
+    run.latent = _known([p.p_true for p in profiles], test_idx)
 
     references: list[tuple[dict[str, report.Scores], str, dict]] = [
         (run.baselines, "baseline", baselines.standard(as_of))
@@ -275,6 +274,13 @@ def train_and_register(
     )
 
 
+def _known(values: Sequence[float | None], rows: np.ndarray) -> np.ndarray | None:
+    """``values`` at ``rows`` when every profile has one (synthetic data), else None."""
+    if any(v is None for v in values):
+        return None
+    return np.array(values, dtype=np.float64)[rows]
+
+
 def _visible_slices(profiles: Sequence[LabelledProfile]) -> dict[str, np.ndarray]:
     """Test-row slices by what a profile shows: its history here and its claimed level."""
     levels = np.array([p.experience_level.value for p in profiles])
@@ -325,6 +331,8 @@ def _write_run(
         columns.update({name: s.probs for name, s in group.items()})
     if run.ceiling is not None:
         columns[report.CEILING] = run.ceiling
+    if run.latent is not None:
+        columns[report.LATENT] = run.latent
     report.write_predictions(run_dir / "predictions.csv", test_ids, run.test_labels, columns)
     (run_dir / "MODEL_CARD.md").write_text(report.model_card(metrics, card_info), encoding="utf-8")
     return run_dir
