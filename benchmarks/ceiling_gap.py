@@ -7,7 +7,11 @@ noise floor.
         --train-size 6000 --test-size 20000 --seeds 0 1 2 --out /tmp/gap/ceiling_gap.json
 
 The resumes' embeddings are cached in the configured database, so a second run (another
-recipe, more seeds) costs only the training. The first run encodes every resume: about
+recipe, more seeds) costs only the training. ``--perfect-reader`` hands the network the
+evidence the ceiling reads (the generator's hidden record of each rendered fact, as
+columns beside the profile vector): what the recipe reaches when reading is not the
+problem, so the gap splits into reading and learning. It is an analysis, never a model
+to serve. The first run encodes every resume: about
 0.2 s each on a 2-core CPU, so 20,000 test profiles want a GPU or an overnight run; a
 smaller ``--test-size`` resolves less (the intervals say how much).
 """
@@ -29,6 +33,19 @@ sys.path.insert(0, str(ROOT))
 
 # The slices every comparison is repeated on: the history groups and the hidden takeover.
 SLICES = ("all", "history none", "history short", "history full", "takeover", "early bumps")
+
+
+def _evidence_columns(traits: Sequence[Any], train_rows: np.ndarray) -> np.ndarray:
+    """The ceiling's evidence as network inputs: standardised on the training rows, a
+    missing value as 0 plus a flag."""
+    from trustq.models.difficulty import evidence_matrix
+
+    columns, _ = evidence_matrix(traits)
+    missing = np.isnan(columns)
+    mean = np.nanmean(columns[train_rows], axis=0)
+    spread = np.nanstd(columns[train_rows], axis=0) + 1e-6
+    z = np.where(missing, 0.0, (columns - mean) / spread)
+    return np.hstack([z, missing[:, missing.any(axis=0)]]).astype(np.float32)
 
 
 def _profiles(size: int, seed: int) -> tuple[list[Any], list[Any]]:
@@ -70,7 +87,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from trustq.scoring.encoders import make_encoder
 
     migrate.upgrade()  # the embedding cache's table
-    train_profiles, _ = _profiles(args.train_size, args.train_seed)
+    train_profiles, train_traits = _profiles(args.train_size, args.train_seed)
     test_profiles, test_traits = _profiles(args.test_size, args.test_seed)
     profiles = train_profiles + test_profiles
     started = time.perf_counter()
@@ -81,6 +98,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     n_train = len(train_profiles)
     train_idx, val_idx, _ = training.stratified_split(labels[:n_train], 0, (0.85, 0.15, 0.0))
     test_idx = np.arange(n_train, len(profiles))
+    if args.perfect_reader:
+        extra = _evidence_columns([*train_traits, *test_traits], train_idx)
+        ds.indicators = np.hstack([ds.indicators, extra])
     y = labels[test_idx]
     ceiling = np.array([p.p_ceiling for p in test_profiles])
     latent = np.array([p.p_true for p in test_profiles])
@@ -91,6 +111,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     trees_seconds = time.perf_counter() - started
     out: dict[str, Any] = {
         "train": {"size": args.train_size, "seed": args.train_seed},
+        "perfect_reader": args.perfect_reader,
         "test": {"size": args.test_size, "seed": args.test_seed, "risky_share": float(y.mean())},
         "encoder_seconds": round(encoder_seconds, 1),
         "trees_seconds": round(trees_seconds, 1),
@@ -159,6 +180,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--test-seed", type=int, default=100)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default 1)")
+    parser.add_argument(
+        "--perfect-reader",
+        action="store_true",
+        help="add the ceiling's evidence to the network's inputs (analysis only)",
+    )
     parser.add_argument("--out", type=Path, help="write the figures here as JSON")
     args = parser.parse_args(argv)
     if args.train_seed == args.test_seed:

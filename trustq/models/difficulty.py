@@ -253,6 +253,16 @@ def _left_out_features(profile: Profile, resume: str) -> list[float]:
     ]
 
 
+def evidence_matrix(traits: Sequence[Traits]) -> tuple[np.ndarray, list[str]]:
+    """The ceiling's evidence of each profile as one row of columns (NaN where a fact is
+    not shown), and the columns' names. For analysis: it is hidden state."""
+    if any(t.evidence is None for t in traits):
+        raise ValueError("every trait needs its evidence (generate_with_traits records it)")
+    shown = sorted({name for t in traits if t.evidence for name in t.evidence.shown})
+    rows = [_evidence_features(t.evidence, shown) for t in traits if t.evidence]
+    return np.array(rows, dtype=np.float64), _evidence_names(shown)
+
+
 def ceiling_check(
     records: Sequence[dict[str, Any]],
     traits: Sequence[Traits],
@@ -310,10 +320,7 @@ def ceiling_check(
     )
 
     public = set(Profile.model_fields)
-    if any(t.evidence is None for t in traits):
-        raise ValueError("every trait needs its evidence (generate_with_traits records it)")
-    shown = sorted({name for t in traits if t.evidence for name in t.evidence.shown})
-    evidence = np.array([_evidence_features(t.evidence, shown) for t in traits if t.evidence])
+    evidence, evidence_names = evidence_matrix(traits)
     left_out = np.array(
         [
             _left_out_features(
@@ -324,7 +331,7 @@ def ceiling_check(
         ]
     )
     columns = np.hstack([evidence, left_out])
-    names = _evidence_names(shown) + _LEFT_OUT
+    names = evidence_names + _LEFT_OUT
     residual = latent - best
     out["residual_z"], out["residual_column"], out["residual_columns"] = 0.0, "", 0
     for j, name in enumerate(names):
