@@ -189,7 +189,9 @@ class _Hypothesis:
 def _hypotheses(history: str, n: int) -> list[_Hypothesis]:
     none = np.zeros(n, dtype=bool)
     if history != "full":
-        return [_Hypothesis(False, none, 0.0, _prior(world.HISTORY_RISK_MEAN[history], 1.0))]
+        return [
+            _Hypothesis(False, none, 0.0, _prior(world.HISTORY_RISK_MEAN[history], world.RISK_SD))
+        ]
     plain = _prior(world.HISTORY_RISK_MEAN["full"], world.RISK_SD)
     taken = _prior(world.TAKEOVER_RISK_MEAN, world.TAKEOVER_RISK_SD)
     t, e = world.TAKEOVER_RATE, world.EARLY_BUMPS_RATE
