@@ -161,7 +161,7 @@ def _censored_table(top: bool, offset: float) -> np.ndarray:
     return np.asarray(_rating_log_likelihood(rating, offset, _rating_means()))
 
 
-def logsumexp(x: np.ndarray, axis: int) -> np.ndarray:
+def _logsumexp(x: np.ndarray, axis: int) -> np.ndarray:
     """log(sum(exp(x))) along ``axis`` (scipy's own costs more than the sum at this size)."""
     top = x.max(axis=axis, keepdims=True)
     top[~np.isfinite(top)] = 0.0
@@ -172,7 +172,7 @@ def logsumexp(x: np.ndarray, axis: int) -> np.ndarray:
 def _prior(mean: float, sd: float) -> np.ndarray:
     z = (_GRID - mean) / sd
     log_pdf = -0.5 * z * z
-    return log_pdf - logsumexp(log_pdf, axis=0)
+    return log_pdf - _logsumexp(log_pdf, axis=0)
 
 
 # --- The posterior ------------------------------------------------------------------------
@@ -208,20 +208,23 @@ def _bernoulli(log_p: np.ndarray, log_q: np.ndarray, yes: bool) -> np.ndarray:
     return log_p if yes else log_q
 
 
-def _profile_log_likelihood(ev: Evidence, takeover: bool) -> np.ndarray:
-    """log P(profile-level evidence | risk) over the grid."""
+def _payment_log_likelihood(ev: Evidence, takeover: bool) -> np.ndarray | float:
+    """log P(what the resume says about payment | risk, takeover): whether it talks about
+    payment does not depend on risk; what it says does, and more so after a takeover."""
+    talk = world.PAYMENT_TALK_RATE
+    if ev.payment_talk is None:
+        return math.log(1 - talk)
+    shift = world.TAKEOVER_OFF_PLATFORM_SHIFT if takeover else 0.0
+    return math.log(talk) + _bernoulli(
+        *_mean_curve("off_platform_request", shift), ev.payment_talk == "request"
+    )
+
+
+def _profile_log_likelihood(ev: Evidence) -> np.ndarray:
+    """log P(profile-level evidence but the payment talk | risk) over the grid."""
     total = np.zeros_like(_GRID)
     for name, yes in ev.shown.items():
         total += _bernoulli(*_mean_curve(name), yes)
-    # Whether the resume talks about payment does not depend on risk; what it says does.
-    talk = world.PAYMENT_TALK_RATE
-    if ev.payment_talk is None:
-        total += math.log(1 - talk)
-    else:
-        shift = world.TAKEOVER_OFF_PLATFORM_SHIFT if takeover else 0.0
-        total += math.log(talk) + _bernoulli(
-            *_mean_curve("off_platform_request", shift), ev.payment_talk == "request"
-        )
     log_p, log_q = _mean_curve("superlative")
     k, m = ev.superlatives, world.SUPERLATIVE_DRAWS
     total += math.log(math.comb(m, k)) + k * log_p + (m - k) * log_q
@@ -236,7 +239,7 @@ def _profile_log_likelihood(ev: Evidence, takeover: bool) -> np.ndarray:
     if ev.used_techs:
         log_drop, log_keep = _shared_table("skill_dropped")
         kept, used = ev.kept_techs, ev.used_techs
-        total += logsumexp(kept * log_keep + (used - kept) * log_drop + _LOG_WEIGHTS, axis=1)
+        total += _logsumexp(kept * log_keep + (used - kept) * log_drop + _LOG_WEIGHTS, axis=1)
     return total
 
 
@@ -287,17 +290,23 @@ def _history_log_likelihood(ev: Evidence, hyps: list[_Hypothesis]) -> np.ndarray
 
     ongoing = col(lambda p: p.ongoing).astype(bool)
     disputed = col(lambda p: p.disputed).astype(bool)
-    # (trials, successes, factor on p) per group, for each behaviour with shared noise.
-    groups: list[tuple[str, list[tuple[np.ndarray, np.ndarray, float]]]] = [
-        ("cancel", [(~ongoing, col(lambda p: p.cancelled).astype(bool), 1.0)]),
-        ("project_link", [(np.ones(n, dtype=bool), col(lambda p: p.link).astype(bool), 1.0)]),
-        ("off_stack", [(np.ones(n, dtype=bool), col(lambda p: p.off_stack).astype(bool), 1.0)]),
+    # Per behaviour (its PROPENSITIES name and its Behaviour field), the (trials,
+    # successes, factor on p) of each group of projects; one noise per freelancer.
+    groups: list[tuple[str, str, list[tuple[np.ndarray, np.ndarray, float]]]] = [
+        ("cancel", "cancel", [(~ongoing, col(lambda p: p.cancelled).astype(bool), 1.0)]),
+        ("project_link", "link", [(np.ones(n, bool), col(lambda p: p.link).astype(bool), 1.0)]),
+        (
+            "off_stack",
+            "off_stack",
+            [(np.ones(n, bool), col(lambda p: p.off_stack).astype(bool), 1.0)],
+        ),
     ]
     shown_on_time = col(lambda p: p.on_time is not None).astype(bool)
     on_time = col(lambda p: bool(p.on_time)).astype(bool)
     factor = world.DISPUTED_ON_TIME_FACTOR
     groups.append(
         (
+            "on_time",
             "on_time",
             [
                 (shown_on_time & ~disputed, on_time, 1.0),
@@ -306,32 +315,30 @@ def _history_log_likelihood(ev: Evidence, hyps: list[_Hypothesis]) -> np.ndarray
         )
     )
     budget = col(lambda p: p.odd_budget is not None).astype(bool)
-    groups.append(("odd_budget", [(budget, col(lambda p: bool(p.odd_budget)).astype(bool), 1.0)]))
+    groups.append(
+        (
+            "odd_budget",
+            "odd_budget",
+            [(budget, col(lambda p: bool(p.odd_budget)).astype(bool), 1.0)],
+        )
+    )
     if not ev.fabricated:
         slower = 1.0 / world.ONGOING_DISPUTE_DIVISOR
-        groups.append(("dispute", [(~ongoing, disputed, 1.0), (ongoing, disputed, slower)]))
+        groups.append(
+            ("dispute", "dispute", [(~ongoing, disputed, 1.0), (ongoing, disputed, slower)])
+        )
         shown_parallel = col(lambda p: p.parallel is not None).astype(bool)
         parallel = col(lambda p: bool(p.parallel)).astype(bool)
-        groups.append(("parallel", [(shown_parallel, parallel, 1.0)]))
+        groups.append(("parallel", "parallel", [(shown_parallel, parallel, 1.0)]))
 
     streak_ll = np.zeros(n)
-    s = world.STREAK
-    streak_p = {
-        "cancel": s.cancel,
-        "project_link": s.link,
-        "off_stack": s.off_stack,
-        "on_time": s.on_time,
-        "odd_budget": s.odd_budget,
-        "dispute": s.dispute,
-        "parallel": s.parallel,
-    }
     # Per behaviour, log-likelihood = counts @ tables: (k, m - k) of each part against
     # (log p, log(1 - p)) over (grid, nodes), all behaviours in one batched product.
-    width = 2 * max(len(parts) for _, parts in groups)
+    width = 2 * max(len(parts) for _, _, parts in groups)
     cells = _GRID.size * _NODES.size
     coefficients = np.zeros((len(groups), h, width))
     tables = np.zeros((len(groups), width, cells))
-    for b, (name, parts) in enumerate(groups):
+    for b, (name, behaviour, parts) in enumerate(groups):
         for j, (trials, yes, f) in enumerate(parts):
             log_p, log_q = _shared_table(name, f)
             k = _counts(plain, trials & yes)
@@ -339,11 +346,11 @@ def _history_log_likelihood(ev: Evidence, hyps: list[_Hypothesis]) -> np.ndarray
             coefficients[b, :, 2 * j + 1] = _counts(plain, trials) - k
             tables[b, 2 * j] = log_p.ravel()
             tables[b, 2 * j + 1] = log_q.ravel()
-            p = f * streak_p[name]
+            p = f * getattr(world.STREAK, behaviour)
             streak_ll += np.where(trials, np.where(yes, math.log(p), math.log1p(-p)), 0.0)
     per_behaviour = np.matmul(coefficients, tables).reshape(len(groups), h, _GRID.size, _NODES.size)
     per_behaviour += _LOG_WEIGHTS
-    out += logsumexp(per_behaviour, axis=3).sum(axis=0)
+    out += _logsumexp(per_behaviour, axis=3).sum(axis=0)
 
     if not ev.fabricated:
         out += _ratings_log_likelihood(projects, plain, streak_ll)
@@ -391,17 +398,18 @@ def _ratings_log_likelihood(
     ll = m * const - (s2 - 2 * means * s1 + m * means * means) / (2 * sd * sd)
     for (top, offset), which in censored.items():
         ll = ll + _counts(plain, which)[:, None, None] * _censored_table(top, offset)
-    return logsumexp(ll + _LOG_WEIGHTS, axis=2)
+    return _logsumexp(ll + _LOG_WEIGHTS, axis=2)
 
 
 def posterior(ev: Evidence) -> Posterior:
     """P(risky | evidence) and P(takeover | evidence) under the generator's distributions."""
     hyps = _hypotheses(ev.history, len(ev.projects))
     log_post = _history_log_likelihood(ev, hyps)
-    profile = {t: _profile_log_likelihood(ev, t) for t in {hyp.takeover for hyp in hyps}}
+    profile = _profile_log_likelihood(ev)
     p_label = np.empty_like(log_post)
     for j, hyp in enumerate(hyps):
-        log_post[j] += profile[hyp.takeover] + hyp.risk_prior + hyp.log_prior
+        payment = _payment_log_likelihood(ev, hyp.takeover)
+        log_post[j] += profile + payment + hyp.risk_prior + hyp.log_prior
         logit = world.BASE_LOGIT + world.RISK_SCALE * _GRID + world.TAKEOVER_LOGIT * hyp.takeover
         p_label[j] = expit(logit)
     top = log_post.max()

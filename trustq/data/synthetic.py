@@ -409,7 +409,6 @@ class _History:
     takeover: bool = False
     early_bumps: bool = False
     window: int = 0
-    odd_budgets: int = 0
     fabricated: bool = False
     evidence: list[ProjectEvidence] = field(default_factory=list)
 
@@ -459,7 +458,7 @@ def _history(
     takeover_domain = _pick(rng, _OTHER_DOMAINS[domain.name])
     date_style = _pick(rng, ("end", "end", "duration", "mixed"))
 
-    out = _History([], [], [], takeover, early_bumps, window, 0, fabricated)
+    out = _History([], [], [], takeover, early_bumps, window, fabricated)
     for i, (start_m, end_m) in enumerate(spans):
         b = STREAK if in_streak[i] else behave
         start = _iso(first_start, start_m)
@@ -519,7 +518,6 @@ def _history(
         odd: bool | None = None
         if rng.random() < BUDGET_SHARE:
             odd = rng.random() < b.odd_budget
-            out.odd_budgets += odd
             project["budget_usd"] = _budget(rng, persona, months, odd)
         if rating is not None:
             project["client_rating"] = rating
@@ -658,19 +656,18 @@ def _one(
             tenure, reference_date, handle, has_github, portfolio_url,
         )  # fmt: skip
         projects, used_techs = made.projects, made.used_techs
-        project_evidence = made.evidence
+        project_evidence, fabricated = made.evidence, made.fabricated
         titles = [
             (title, dt.date.fromisoformat(p["start_date"]).year)
             for title, p in zip(made.things, made.projects, strict=False)
         ]
         window, takeover, early_bumps = made.window, made.takeover, made.early_bumps
-        signals["odd_budget_share"] = made.odd_budgets / n
-        signals["fabricated"] = float(made.fabricated)
+        signals["odd_budget_share"] = sum(bool(p.odd_budget) for p in project_evidence) / n
     else:
         window = 0
-        project_evidence = []
+        project_evidence, fabricated = [], False
         signals["odd_budget_share"] = 0.0
-        signals["fabricated"] = 0.0
+    signals["fabricated"] = float(fabricated)
 
     # Skills: mostly what the history (or the stack) uses; some drop used ones, some stuff
     # the list.
@@ -755,7 +752,6 @@ def _one(
         other = _handle(rng)
         links["linkedin"] = f"https://www.linkedin.com/in/{other}-{_int(rng, 100, 999)}"
 
-    fabricated = bool(n) and signals["fabricated"] > 0
     shown = {
         "skill_stuffing": skill_stuffing,
         "years_text_mismatch": years_mismatch,

@@ -24,7 +24,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
 from trustq.data.ceiling import Evidence
-from trustq.data.synthetic import REFERENCE_DATE, Traits, generate_with_traits
+from trustq.data.synthetic import REFERENCE_DATE, Traits, generate_with_traits, public_fields
 from trustq.data.world import LEVELS
 from trustq.models.indicators import compute_indicators, normalise_indicators
 from trustq.models.report import bootstrap_roc_auc_difference
@@ -48,12 +48,11 @@ def difficulty_report(
     y = np.array([r["label"] for r in records])
     p = np.array([r["p_true"] for r in records])
     best = np.array([r["p_ceiling"] for r in records])
-    public = set(Profile.model_fields)
     x_ind = np.stack(
         [
             normalise_indicators(
                 compute_indicators(
-                    Profile.model_validate({k: v for k, v in r.items() if k in public}),
+                    Profile.model_validate(public_fields(r)),
                     as_of=reference_date,
                 )
             )
@@ -115,10 +114,7 @@ def signal_details(
     indicators), without and with the same summaries over the latest four projects,
     on the stratified 70/30 split.
     """
-    public = set(Profile.model_fields)
-    profiles = [
-        Profile.model_validate({k: v for k, v in r.items() if k in public}) for r in records
-    ]
+    profiles = [Profile.model_validate(public_fields(r)) for r in records]
     y = np.array([r["label"] for r in records])
     rows: dict[str, tuple[float, float]] = {}
 
@@ -319,12 +315,11 @@ def ceiling_check(
         p_taken[full], taken[full], binary=True
     )
 
-    public = set(Profile.model_fields)
     evidence, evidence_names = evidence_matrix(traits)
     left_out = np.array(
         [
             _left_out_features(
-                Profile.model_validate({k: v for k, v in r.items() if k in public}),
+                Profile.model_validate(public_fields(r)),
                 r["resume_text"],
             )
             for r in records
